@@ -1,0 +1,563 @@
+package locust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Version is the version of this library, printed by --version.
+const Version = "0.1.0"
+
+// Config is what a Runner runs. The zero value runs one user at once until
+// stopped.
+type Config struct {
+	// Host overrides the Host of every user type when set.
+	Host string
+	// Users is the number of users to run; 0 means 1.
+	Users int
+	// SpawnRate is how many users start (or stop) per second, evenly spread;
+	// 0 means all at once.
+	SpawnRate float64
+	// RunTime stops the test after this long (0: no limit).
+	RunTime time.Duration
+	// Iterations stops the test after this many task runs across all users
+	// (0: no limit). Running tasks finish; no new task starts.
+	Iterations int64
+	// MaxRequests stops the test once this many requests were recorded
+	// (0: no limit); the old Locust -n.
+	MaxRequests int64
+	// StopTimeout lets running tasks finish for up to this long when users
+	// stop; 0 cancels their context at once (Locust's default).
+	StopTimeout time.Duration
+	// Tags keeps only the tasks with at least one of these tags.
+	Tags []string
+	// ExcludeTags removes the tasks with any of these tags.
+	ExcludeTags []string
+	// ResetStats resets the statistics when spawning completes.
+	ResetStats bool
+	// Stats configures the statistics engine.
+	Stats StatsOptions
+	// Logger receives the runner's log; nil means slog.Default().
+	Logger *slog.Logger
+	// Node names this process in the exceptions table; "" means "local".
+	Node string
+}
+
+// State is the state of a Runner.
+type State int32
+
+// The states of a Runner, in the order they happen.
+const (
+	StateReady State = iota
+	StateSpawning
+	StateRunning
+	StateStopping
+	StateStopped
+)
+
+// String returns Locust's name of the state.
+func (s State) String() string {
+	switch s {
+	case StateReady:
+		return "ready"
+	case StateSpawning:
+		return "spawning"
+	case StateRunning:
+		return "running"
+	case StateStopping:
+		return "stopping"
+	case StateStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// Runner runs one load test: it spawns users of the given types, stops
+// them, and owns the test's statistics and events. Every method is safe for
+// concurrent use. A Runner runs one test (Run once); make a new one for the
+// next.
+type Runner struct {
+	cfg      Config
+	types    []*UserType
+	compiled map[*UserType]*compiledSet
+	stats    *Stats
+	events   Events
+	log      *slog.Logger
+
+	state atomic.Int32
+
+	mu         sync.Mutex
+	users      []*User // in spawn order
+	typeCount  map[*UserType]int
+	target     int
+	rate       float64
+	wake       chan struct{}
+	nextID     int
+	wg         sync.WaitGroup
+	start, end time.Time
+	sharedMu   sync.Mutex
+	shared     map[any]any
+
+	iters     atomic.Int64
+	reqs      atomic.Int64
+	userCount atomic.Int64
+
+	stopOnce  sync.Once
+	stopCh    chan struct{}
+	limitOnce sync.Once
+	limitCh   chan struct{} // iterations or requests exhausted
+	stopWhy   atomic.Pointer[string]
+}
+
+// NewRunner checks the user types and returns a Runner for them. Every
+// mistake in the definitions (no tasks, a bad weight, a nil function, a
+// type left with no task by the tags) is reported here, before any user
+// starts.
+func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
+	var errs []error
+	if len(types) == 0 {
+		errs = append(errs, errors.New("no user types"))
+	}
+	names := map[string]bool{}
+	for _, t := range types {
+		if t == nil {
+			errs = append(errs, errors.New("nil user type"))
+			continue
+		}
+		if err := t.validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if names[t.Name] && t.Name != "" {
+			errs = append(errs, fmt.Errorf("user type %q is defined twice", t.Name))
+		}
+		names[t.Name] = true
+	}
+	switch {
+	case cfg.Users < 0:
+		errs = append(errs, fmt.Errorf("users must be at least 0, not %d", cfg.Users))
+	case cfg.SpawnRate < 0:
+		errs = append(errs, fmt.Errorf("spawn rate must be at least 0, not %g", cfg.SpawnRate))
+	case cfg.RunTime < 0:
+		errs = append(errs, fmt.Errorf("run time must be at least 0, not %s", cfg.RunTime))
+	case cfg.Iterations < 0:
+		errs = append(errs, fmt.Errorf("iterations must be at least 0, not %d", cfg.Iterations))
+	case cfg.StopTimeout < 0:
+		errs = append(errs, fmt.Errorf("stop timeout must be at least 0, not %s", cfg.StopTimeout))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r := &Runner{
+		cfg:       cfg,
+		types:     types,
+		compiled:  map[*UserType]*compiledSet{},
+		log:       cfg.Logger,
+		typeCount: map[*UserType]int{},
+		wake:      make(chan struct{}, 1),
+		stopCh:    make(chan struct{}),
+		limitCh:   make(chan struct{}),
+		shared:    map[any]any{},
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	f := tagFilter{include: cfg.Tags, exclude: cfg.ExcludeTags}
+	for _, t := range types {
+		c := t.Tasks.compile(f, t.Tags)
+		if c == nil {
+			errs = append(errs, fmt.Errorf("user type %q has no tasks left after filtering by tags", t.Name))
+			continue
+		}
+		r.compiled[t] = c
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r.stats = NewStats(cfg.Stats)
+	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
+	r.target = cfg.Users
+	if r.target == 0 {
+		r.target = 1
+	}
+	r.rate = cfg.SpawnRate
+	return r, nil
+}
+
+// Config returns the configuration the runner was made with.
+func (r *Runner) Config() Config { return r.cfg }
+
+// UserTypes returns the user types of the runner.
+func (r *Runner) UserTypes() []*UserType { return append([]*UserType(nil), r.types...) }
+
+// Stats is the runner's statistics engine.
+func (r *Runner) Stats() *Stats { return r.stats }
+
+// Events is the runner's event bus; add listeners before calling Run.
+func (r *Runner) Events() *Events { return &r.events }
+
+// State is the runner's current state.
+func (r *Runner) State() State { return State(r.state.Load()) }
+
+// UserCount is the number of running users.
+func (r *Runner) UserCount() int { return int(r.userCount.Load()) }
+
+// UserCounts returns the number of running users of each type, by name.
+func (r *Runner) UserCounts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := make(map[string]int, len(r.typeCount))
+	for t, n := range r.typeCount {
+		m[t.Name] = n
+	}
+	return m
+}
+
+// StartTime is when Run started (zero before).
+func (r *Runner) StartTime() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.start
+}
+
+// EndTime is when the test stopped (zero while it runs).
+func (r *Runner) EndTime() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.end
+}
+
+// Iterations is the number of task runs started so far.
+func (r *Runner) Iterations() int64 { return r.iters.Load() }
+
+// Snapshot returns the current statistics with the user count.
+func (r *Runner) Snapshot() *Snapshot {
+	s := r.stats.Snapshot()
+	s.UserCount = r.UserCount()
+	return s
+}
+
+// Shared returns the runner-wide value stored under key, creating it with
+// init on first use. Clients use it to share a connection pool between the
+// users of one runner. Use an unexported key type.
+func (r *Runner) Shared(key any, init func() any) any {
+	r.sharedMu.Lock()
+	defer r.sharedMu.Unlock()
+	if v, ok := r.shared[key]; ok {
+		return v
+	}
+	v := init()
+	r.shared[key] = v
+	return v
+}
+
+// TaskRatios returns, per user type name, each task's share of that type's
+// task picks (nested sets flattened as "set/task").
+func (r *Runner) TaskRatios() map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	for _, t := range r.types {
+		m := map[string]float64{}
+		r.compiled[t].ratios("", 1, m)
+		out[t.Name] = m
+	}
+	return out
+}
+
+// SetUsers changes the target number of users while the test runs (or
+// before it starts), spawning or stopping users at rate per second (0: at
+// once). When ramping down, the newest users stop first.
+func (r *Runner) SetUsers(n int, rate float64) error {
+	if n < 0 {
+		return fmt.Errorf("users must be at least 0, not %d", n)
+	}
+	if rate < 0 {
+		return fmt.Errorf("spawn rate must be at least 0, not %g", rate)
+	}
+	r.mu.Lock()
+	r.target, r.rate = n, rate
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Stop asks the test to stop; Run then stops the users and returns. Safe to
+// call more than once and before Run.
+func (r *Runner) Stop() { r.stopWith("stopped") }
+
+func (r *Runner) stopWith(why string) {
+	r.stopOnce.Do(func() {
+		r.stopWhy.Store(&why)
+		close(r.stopCh)
+	})
+}
+
+// StopReason says why the test stopped ("run time", "iterations", ...), or
+// "" while it runs.
+func (r *Runner) StopReason() string {
+	if p := r.stopWhy.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (r *Runner) limitReached() {
+	r.limitOnce.Do(func() { close(r.limitCh) })
+}
+
+// takeIteration counts one task run; false means the iteration limit is
+// exhausted and the user must stop.
+func (r *Runner) takeIteration() bool {
+	lim := r.cfg.Iterations
+	if lim <= 0 {
+		r.iters.Add(1)
+		return true
+	}
+	n := r.iters.Add(1)
+	if n >= lim {
+		r.limitReached()
+	}
+	return n <= lim
+}
+
+func (r *Runner) record(rc Recorder, req Request) {
+	rc.Record(req)
+	r.events.Request.Fire(req)
+	if lim := r.cfg.MaxRequests; lim > 0 && r.reqs.Add(1) >= lim {
+		r.limitReached()
+	}
+}
+
+// userError records a task's error or panic.
+func (r *Runner) userError(u *User, err error, stack string) {
+	msg := err.Error()
+	r.stats.RecordException(msg, stack, r.cfg.Node)
+	r.log.Debug("error in user code", "user", u.typ.Name, "id", u.id, "error", msg)
+	r.events.UserError.Fire(UserError{User: u, Err: err, Stack: stack})
+}
+
+// Run runs the test: it spawns the users, and returns when the test stops
+// (run time, iterations, requests, Stop, or ctx cancelled) after every
+// user has stopped. It returns an error only if the runner already ran.
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.state.CompareAndSwap(int32(StateReady), int32(StateSpawning)) {
+		return errors.New("locust: Runner.Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.stats.Reset()
+	r.mu.Lock()
+	r.start = time.Now()
+	r.mu.Unlock()
+	r.events.TestStart.Fire(r)
+	if r.cfg.RunTime > 0 {
+		t := time.AfterFunc(r.cfg.RunTime, func() { r.stopWith("run time") })
+		defer t.Stop()
+	}
+	graceful := r.control(ctx)
+	r.state.Store(int32(StateStopping))
+	r.stopAll(graceful)
+	r.wg.Wait()
+	r.stats.Flush()
+	r.mu.Lock()
+	r.end = time.Now()
+	r.mu.Unlock()
+	r.state.Store(int32(StateStopped))
+	r.events.TestStop.Fire(r)
+	return nil
+}
+
+// control spawns and stops users until the test must stop. It returns the
+// stop timeout to use for the remaining users (-1: let tasks finish).
+func (r *Runner) control(ctx context.Context) time.Duration {
+	var (
+		rampStart   time.Time
+		rampFrom    int
+		lastTarget  = -1
+		lastRate    float64
+		completed   bool
+		timer       = time.NewTimer(time.Hour)
+		warnedFixed bool
+	)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		target, rate := r.target, r.rate
+		cur := len(r.users)
+		if max := r.maxUsers(); target > max {
+			if !warnedFixed {
+				r.log.Warn("only fixed-count user types: running fewer users than asked", "asked", target, "running", max)
+				warnedFixed = true
+			}
+			target = max
+		}
+		if target != lastTarget || rate != lastRate {
+			rampStart, rampFrom, lastTarget, lastRate = time.Now(), cur, target, rate
+			completed = false
+		}
+		var next time.Duration = -1
+		if cur != target {
+			want := target
+			if rate > 0 {
+				steps := int(time.Since(rampStart).Seconds() * rate)
+				if target > rampFrom {
+					want = min(target, rampFrom+steps+1)
+				} else {
+					want = max(target, rampFrom-steps-1)
+				}
+				if want != target {
+					k := abs(want-rampFrom) // steps done after this round
+					next = time.Until(rampStart.Add(time.Duration(float64(k) / rate * float64(time.Second))))
+				}
+			}
+			for len(r.users) < want {
+				r.spawnLocked(ctx)
+			}
+			for len(r.users) > want {
+				u := r.users[len(r.users)-1]
+				r.users = r.users[:len(r.users)-1]
+				r.typeCount[u.typ]--
+				r.userCount.Add(-1)
+				u.requestStop(r.cfg.StopTimeout)
+			}
+			cur = len(r.users)
+		}
+		r.mu.Unlock()
+		if cur == target && !completed {
+			completed = true
+			r.state.Store(int32(StateRunning))
+			if r.cfg.ResetStats {
+				r.stats.Reset()
+				r.events.ResetStats.Fire(struct{}{})
+			}
+			r.log.Info("all users spawned", "users", cur)
+			r.events.SpawningComplete.Fire(cur)
+		} else if cur != target {
+			r.state.Store(int32(StateSpawning))
+		}
+		var tc <-chan time.Time
+		if next >= 0 {
+			timer.Reset(next)
+			tc = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			r.stopWith("cancelled")
+			return r.cfg.StopTimeout
+		case <-r.stopCh:
+			return r.cfg.StopTimeout
+		case <-r.limitCh:
+			if r.cfg.Iterations > 0 && r.iters.Load() >= r.cfg.Iterations {
+				r.stopWith("iterations")
+				return -1
+			}
+			r.stopWith("requests")
+			return r.cfg.StopTimeout
+		case <-r.wake:
+		case <-tc:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// maxUsers is how many users the types allow (unbounded with weighted types).
+func (r *Runner) maxUsers() int {
+	n := 0
+	for _, t := range r.types {
+		if t.FixedCount == 0 {
+			return int(^uint(0) >> 1)
+		}
+		n += t.FixedCount
+	}
+	return n
+}
+
+// nextType chooses the type of the next user: fixed counts first, then
+// the weighted type furthest below its share.
+func (r *Runner) nextType() *UserType {
+	for _, t := range r.types {
+		if t.FixedCount > 0 && r.typeCount[t] < t.FixedCount {
+			return t
+		}
+	}
+	var totalW, k int
+	for _, t := range r.types {
+		if t.FixedCount == 0 {
+			totalW += t.weight()
+			k += r.typeCount[t]
+		}
+	}
+	var best *UserType
+	bestDef := 0.0
+	for _, t := range r.types {
+		if t.FixedCount != 0 {
+			continue
+		}
+		def := float64(t.weight())*float64(k+1)/float64(totalW) - float64(r.typeCount[t])
+		if best == nil || def > bestDef {
+			best, bestDef = t, def
+		}
+	}
+	return best
+}
+
+// spawnLocked starts one user; r.mu must be held.
+func (r *Runner) spawnLocked(ctx context.Context) {
+	t := r.nextType()
+	r.nextID++
+	uctx, cancel := context.WithCancel(ctx)
+	u := &User{
+		id:     r.nextID,
+		typ:    t,
+		runner: r,
+		root:   r.compiled[t],
+		rec:    r.stats.Recorder(),
+		stopCh: make(chan struct{}),
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+	r.users = append(r.users, u)
+	r.typeCount[t]++
+	r.userCount.Add(1)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer cancel()
+		u.run(uctx)
+	}()
+}
+
+// stopAll stops every user, newest first.
+func (r *Runner) stopAll(timeout time.Duration) {
+	r.mu.Lock()
+	users := r.users
+	r.users = nil
+	clear(r.typeCount)
+	r.userCount.Store(0)
+	r.mu.Unlock()
+	for i := len(users) - 1; i >= 0; i-- {
+		if timeout < 0 {
+			users[i].requestStopGraceful()
+		} else {
+			users[i].requestStop(timeout)
+		}
+	}
+}

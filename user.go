@@ -1,0 +1,383 @@
+package locust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// UserType describes one kind of simulated user: what it does (Tasks), how
+// long it waits between tasks (Wait), and how many of it a test runs
+// (Weight or FixedCount). It is the Go form of a Locust User class.
+//
+// A UserType is read by the Runner and must not be changed while a test
+// runs; it may be shared by several runners.
+type UserType struct {
+	// Name is shown by -l/--list and in logs. Required and unique.
+	Name string
+	// Weight is the relative share of this type among weighted types.
+	// Zero means 1; a negative weight is an error.
+	Weight int
+	// FixedCount, when above zero, runs exactly that many users of this
+	// type (spawned before weighted types) and ignores Weight.
+	FixedCount int
+	// Wait is the wait strategy between tasks; nil means no wait.
+	Wait WaitTime
+	// Tasks is what the user does. Required.
+	Tasks *TaskSet
+	// OnStart runs once when a user starts, before its first task (a login).
+	// An error it returns is recorded (unless a client already recorded it
+	// as a failed request) and the user goes on, as in Locust; return
+	// ErrStopUser to stop the user instead.
+	OnStart TaskFunc
+	// OnStop runs once when a user stops, also on a graceful test stop.
+	OnStop TaskFunc
+	// Host is the default target of this type; the --host flag (Config.Host)
+	// overrides it.
+	Host string
+	// Tags apply to every task of the type, for -T and -E.
+	Tags []string
+}
+
+func (t *UserType) validate() error {
+	var errs []error
+	if t.Name == "" {
+		errs = append(errs, errors.New("user type with no name"))
+	}
+	if t.Weight < 0 {
+		errs = append(errs, fmt.Errorf("user type %q: weight %d is negative", t.Name, t.Weight))
+	}
+	if t.FixedCount < 0 {
+		errs = append(errs, fmt.Errorf("user type %q: fixed count %d is negative", t.Name, t.FixedCount))
+	}
+	if t.Tasks == nil {
+		errs = append(errs, fmt.Errorf("user type %q has no tasks", t.Name))
+	} else if err := t.Tasks.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("user type %q: %w", t.Name, err))
+	}
+	return errors.Join(errs...)
+}
+
+func (t *UserType) weight() int {
+	if t.Weight == 0 {
+		return 1
+	}
+	return t.Weight
+}
+
+// User is one running simulated user, handed to its tasks. A User belongs to
+// one goroutine: its methods are meant to be called from the user's own
+// tasks and are not safe for concurrent use, except Record, which is.
+type User struct {
+	id            int
+	typ           *UserType
+	runner        *Runner
+	root          *compiledSet
+	rec           Recorder
+	values        map[any]any
+	lastTaskStart time.Time
+	timer         *time.Timer
+
+	stopping atomic.Bool
+	stopCh   chan struct{}
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// ID is the user's number, unique within its runner, counting from 1.
+func (u *User) ID() int { return u.id }
+
+// Type is the user's type.
+func (u *User) Type() *UserType { return u.typ }
+
+// Runner is the runner that runs the user.
+func (u *User) Runner() *Runner { return u.runner }
+
+// Host is the target host: the runner's host if set, else the type's.
+func (u *User) Host() string {
+	if h := u.runner.cfg.Host; h != "" {
+		return h
+	}
+	return u.typ.Host
+}
+
+// Value returns the per-user value stored under key, or nil.
+func (u *User) Value(key any) any { return u.values[key] }
+
+// SetValue stores a per-user value (a session, a token, an id) under key.
+// Use an unexported key type, as with context values.
+func (u *User) SetValue(key, value any) {
+	if u.values == nil {
+		u.values = map[any]any{}
+	}
+	u.values[key] = value
+}
+
+// LastTaskStart is when the user's current or last task began.
+func (u *User) LastTaskStart() time.Time { return u.lastTaskStart }
+
+// Stopping reports whether the user has been asked to stop.
+func (u *User) Stopping() bool { return u.stopping.Load() }
+
+// Record reports one request to the runner's statistics and its Request
+// listeners. It does not allocate. Safe for concurrent use.
+func (u *User) Record(r Request) {
+	u.runner.record(u.rec, r)
+}
+
+// RecordSuccess reports a successful request of the given type and name
+// that took d and returned length bytes.
+func (u *User) RecordSuccess(typ, name string, d time.Duration, length int64) {
+	u.runner.record(u.rec, Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Length: length})
+}
+
+// RecordFailure reports a failed request of the given type and name that
+// took d and failed with err (a nil err is recorded as "unknown error").
+func (u *User) RecordFailure(typ, name string, d time.Duration, err error) {
+	if err == nil {
+		err = errUnknown
+	}
+	u.runner.record(u.rec, Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Err: err})
+}
+
+var errUnknown = errors.New("unknown error")
+
+// Measure times fn and reports it as a request of the given type and name:
+// a success with the returned length, or a failure with the returned error.
+// The error is returned marked as recorded, so a task can return it without
+// it being counted again as an exception. This is the quickest way to load
+// test any protocol.
+func (u *User) Measure(ctx context.Context, typ, name string, fn func(ctx context.Context) (length int64, err error)) error {
+	start := time.Now()
+	n, err := fn(ctx)
+	d := time.Since(start)
+	if err != nil && ctx.Err() != nil && u.stopping.Load() {
+		// the user was stopped mid-request: Locust drops such requests
+		return MarkRecorded(err)
+	}
+	u.runner.record(u.rec, Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
+	return MarkRecorded(err)
+}
+
+// recordedError marks an error that was already counted as a failed request.
+type recordedError struct{ err error }
+
+func (e *recordedError) Error() string         { return e.err.Error() }
+func (e *recordedError) Unwrap() error         { return e.err }
+func (e *recordedError) RequestRecorded() bool { return true }
+
+// MarkRecorded wraps err (if not nil) to say that it was already recorded
+// as a failed request, so that a task returning it does not also count it as
+// an exception. Clients call it on the errors they return.
+func MarkRecorded(err error) error {
+	if err == nil || IsRecorded(err) {
+		return err
+	}
+	return &recordedError{err: err}
+}
+
+// IsRecorded reports whether err, or an error it wraps, says it was
+// already recorded as a failed request (has a RequestRecorded() bool method
+// returning true).
+func IsRecorded(err error) bool {
+	var r interface{ RequestRecorded() bool }
+	return errors.As(err, &r) && r.RequestRecorded()
+}
+
+// requestStop asks the user to stop; after timeout (0: at once) its context
+// is cancelled. Safe to call more than once.
+func (u *User) requestStop(timeout time.Duration) {
+	u.stopOnce.Do(func() {
+		u.stopping.Store(true)
+		close(u.stopCh)
+		if timeout <= 0 {
+			u.cancel()
+			return
+		}
+		time.AfterFunc(timeout, u.cancel)
+	})
+}
+
+// requestStopGraceful asks the user to stop after its running task,
+// however long that takes (the run's context still bounds it).
+func (u *User) requestStopGraceful() {
+	u.stopOnce.Do(func() {
+		u.stopping.Store(true)
+		close(u.stopCh)
+	})
+}
+
+// sleep waits d, returning false if the user was stopped meanwhile.
+func (u *User) sleep(ctx context.Context, d time.Duration) bool {
+	if u.stopping.Load() || ctx.Err() != nil {
+		return false
+	}
+	if d <= 0 {
+		return true
+	}
+	if u.timer == nil {
+		u.timer = time.NewTimer(d)
+	} else {
+		u.timer.Reset(d)
+	}
+	select {
+	case <-u.timer.C:
+		return true
+	case <-u.stopCh:
+	case <-ctx.Done():
+	}
+	u.timer.Stop()
+	return false
+}
+
+// run is the user's goroutine.
+func (u *User) run(ctx context.Context) {
+	defer close(u.done)
+	defer func() {
+		if u.timer != nil {
+			u.timer.Stop()
+		}
+	}()
+	r := u.runner
+	if u.typ.OnStart != nil {
+		if err := u.call(ctx, u.typ.OnStart, "on_start"); err != nil {
+			if errors.Is(err, ErrStopUser) {
+				u.finish(ctx)
+				return
+			}
+			if !IsRecorded(err) {
+				r.userError(u, err, "")
+			}
+		}
+	}
+	u.runSet(ctx, u.root, true)
+	u.finish(ctx)
+}
+
+func (u *User) finish(ctx context.Context) {
+	if u.typ.OnStop != nil && ctx.Err() == nil {
+		if err := u.call(ctx, u.typ.OnStop, "on_stop"); err != nil && !errors.Is(err, ErrStopUser) {
+			u.runner.userError(u, err, "")
+		}
+	}
+}
+
+// outcome of running a set
+const (
+	setStopped      = iota // the user must stop
+	setInterrupted         // parent picks at once
+	setInterruptedW        // parent waits first
+)
+
+// runSet runs a task set's loop until the user stops or the set is
+// interrupted.
+func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
+	r := u.runner
+	if c.onStart != nil {
+		if err := u.call(ctx, c.onStart, "on_start"); err != nil {
+			if errors.Is(err, ErrStopUser) {
+				return setStopped
+			}
+			if !IsRecorded(err) {
+				r.userError(u, err, "")
+			}
+		}
+	}
+	result := setStopped
+	wait := c.wait
+	if wait == nil {
+		wait = u.typ.Wait
+	}
+	for seq := 0; ; seq++ {
+		if u.stopping.Load() || ctx.Err() != nil {
+			break
+		}
+		t := &c.tasks[c.pick(seq)]
+		skipWait := false
+		if t.set != nil {
+			switch u.runSet(ctx, t.set, false) {
+			case setStopped:
+				return u.leaveSet(ctx, c, setStopped)
+			case setInterrupted:
+				skipWait = true
+			}
+		} else {
+			if !r.takeIteration() {
+				break
+			}
+			u.lastTaskStart = time.Now()
+			err := u.call(ctx, t.fn, t.name)
+			switch {
+			case err == nil, errors.Is(err, ErrRescheduleTask):
+			case errors.Is(err, ErrInterrupt), errors.Is(err, ErrInterruptAndWait):
+				if root {
+					r.userError(u, fmt.Errorf("task %q returned %w outside a nested task set", t.name, err), "")
+				} else {
+					res := setInterrupted
+					if errors.Is(err, ErrInterruptAndWait) {
+						res = setInterruptedW
+					}
+					return u.leaveSet(ctx, c, res)
+				}
+			case errors.Is(err, ErrStopUser):
+				return u.leaveSet(ctx, c, setStopped)
+			case IsRecorded(err):
+				// already counted as a failed request
+			case ctx.Err() != nil && u.stopping.Load():
+				// cancelled by the stop: not an error of the task
+			default:
+				r.userError(u, err, "")
+			}
+		}
+		if skipWait {
+			continue
+		}
+		var d time.Duration
+		if wait != nil {
+			d = wait.Wait(u)
+		}
+		if !u.sleep(ctx, d) {
+			break
+		}
+	}
+	return u.leaveSet(ctx, c, result)
+}
+
+func (u *User) leaveSet(ctx context.Context, c *compiledSet, res int) int {
+	if c.onStop != nil && ctx.Err() == nil {
+		if err := u.call(ctx, c.onStop, "on_stop"); err != nil && !errors.Is(err, ErrStopUser) {
+			u.runner.userError(u, err, "")
+		}
+	}
+	return res
+}
+
+// PanicError is the error recorded for a task that panicked.
+type PanicError struct {
+	// Task is the task's name.
+	Task string
+	// Value is what the task panicked with.
+	Value any
+	// Stack is the goroutine's stack at the panic.
+	Stack string
+}
+
+// Error describes the panic.
+func (e *PanicError) Error() string { return fmt.Sprintf("panic in task %s: %v", e.Task, e.Value) }
+
+// call runs fn, turning a panic into a recorded exception (returns nil).
+func (u *User) call(ctx context.Context, fn TaskFunc, name string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := &PanicError{Task: name, Value: v, Stack: string(debug.Stack())}
+			u.runner.userError(u, pe, pe.Stack)
+			err = nil
+		}
+	}()
+	return fn(ctx, u)
+}
