@@ -34,6 +34,13 @@ type Extension interface {
 	Stop(ctx context.Context, r *Runner, final *Snapshot, out io.Writer) (Verdict, error)
 }
 
+// Configurer is implemented by extensions that change the runner's Config
+// (for example to compute extra percentiles) after the flags are parsed and
+// before the runner is made. An error ends the program with exit code 2.
+type Configurer interface {
+	Configure(cfg *Config) error
+}
+
 // Verdict is an extension's say in the exit code. When any extension
 // decides, the highest ExitCode among the deciding ones is the exit code;
 // otherwise the exit code is 0, or --exit-code-on-error when a request
@@ -417,8 +424,12 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 		ResetStats:  o.resetStats,
 		Logger:      logger,
 	}
-	if o.users == 0 {
-		cfg.Users = 0
+	for _, e := range c.Extensions {
+		if cf, ok := e.(Configurer); ok {
+			if err := cf.Configure(&cfg); err != nil {
+				return fail("%v", err)
+			}
+		}
 	}
 	r, err := NewRunner(cfg, types...)
 	if err != nil {

@@ -412,7 +412,7 @@ func (r *Runner) control(ctx context.Context) time.Duration {
 					want = max(target, rampFrom-steps-1)
 				}
 				if want != target {
-					k := abs(want-rampFrom) // steps done after this round
+					k := abs(want - rampFrom) // steps done after this round
 					next = time.Until(rampStart.Add(time.Duration(float64(k) / rate * float64(time.Second))))
 				}
 			}
