@@ -1,0 +1,221 @@
+// Package client holds the Client contract of golocust and its shipped
+// clients: HTTP on net/http (a per-user session with cookies, like
+// Locust's HttpUser) and a fast HTTP client on fasthttp (like
+// FastHttpUser).
+//
+// Every client times each request and reports it to the user's runner as a
+// request event, so the statistics, reports and thresholds work the same
+// for all of them. A client of your own protocol does the same with
+// locust.User.Measure or locust.User.Record.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	locust "github.com/golocust/locust"
+)
+
+// DefaultTimeout is the per-request timeout when none is given (Locust's
+// FastHttpUser network timeout).
+const DefaultTimeout = 60 * time.Second
+
+// Client is what a task needs from an HTTP client: send one request, record
+// it, return the response. Both shipped clients implement it, so a task
+// written against Client runs on either. Implementations are used by one
+// user (one goroutine) at a time.
+type Client interface {
+	Do(ctx context.Context, req *Request) (*Response, error)
+}
+
+// ClientFunc adapts a function to Client.
+type ClientFunc func(ctx context.Context, req *Request) (*Response, error)
+
+// Do calls f.
+func (f ClientFunc) Do(ctx context.Context, req *Request) (*Response, error) { return f(ctx, req) }
+
+var _ Client = ClientFunc(nil)
+
+// Request is one request to send. Only Method and Path are required.
+type Request struct {
+	// Method is the HTTP method; "" means GET.
+	Method string
+	// Path is a path on the user's host ("/item/7?x=1") or a full URL.
+	Path string
+	// Body is sent as the request body.
+	Body []byte
+	// Header holds extra request headers.
+	Header http.Header
+	// Name groups the request in the statistics instead of its path, so
+	// that /item/1 and /item/2 count as "/item/{id}".
+	Name string
+	// Timeout bounds the request; 0 means the client's default.
+	Timeout time.Duration
+	// Check, if set, judges the response instead of the status rule: it
+	// returns nil for a success (even a 404) or an error for a failure
+	// (even a 200 whose body is wrong). Locust's catch_response.
+	Check func(*Response) error
+}
+
+// RequestOption sets an optional part of a Request.
+type RequestOption func(*Request)
+
+// Name groups the request under name in the statistics.
+func Name(name string) RequestOption { return func(r *Request) { r.Name = name } }
+
+// Timeout sets the request's timeout.
+func Timeout(d time.Duration) RequestOption { return func(r *Request) { r.Timeout = d } }
+
+// Header adds a request header.
+func Header(key, value string) RequestOption {
+	return func(r *Request) {
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+		r.Header.Add(key, value)
+	}
+}
+
+// Check makes fn judge the response (see Request.Check).
+func Check(fn func(*Response) error) RequestOption { return func(r *Request) { r.Check = fn } }
+
+// ExpectStatus counts the request as a success exactly when the status is
+// one of codes (so a 404 can be a success and a 200 a failure).
+func ExpectStatus(codes ...int) RequestOption {
+	return Check(func(r *Response) error {
+		if slices.Contains(codes, r.StatusCode) {
+			return nil
+		}
+		return fmt.Errorf("unexpected status %d %s (want %v)", r.StatusCode, http.StatusText(r.StatusCode), codes)
+	})
+}
+
+// Response is a response read in full. It is plain data owned by the
+// caller.
+type Response struct {
+	// StatusCode is the HTTP status (0 if no response arrived).
+	StatusCode int
+	// Header holds the response headers.
+	Header http.Header
+	// Body is the whole response body.
+	Body []byte
+	// Duration is the response time recorded for the request.
+	Duration time.Duration
+	// URL is the URL requested.
+	URL string
+}
+
+// Text returns the body as a string.
+func (r *Response) Text() string { return string(r.Body) }
+
+// JSON decodes the body into v.
+func (r *Response) JSON(v any) error { return json.Unmarshal(r.Body, v) }
+
+// Error is the error of a failed request. It says it was recorded
+// (locust.IsRecorded), so a task can return it without it being counted a
+// second time as an exception.
+type Error struct {
+	// Method and Name identify the request as in the statistics.
+	Method, Name string
+	// StatusCode is the response's status, or 0 when no response came.
+	StatusCode int
+	// Err is the cause.
+	Err error
+	msg string
+}
+
+// Error returns the failure text used to group failures.
+func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// RequestRecorded reports that the failure is already in the statistics.
+func (e *Error) RequestRecorded() bool { return true }
+
+func statusError(method, name string, code int) *Error {
+	return &Error{Method: method, Name: name, StatusCode: code,
+		msg: fmt.Sprintf("HTTP %d %s", code, http.StatusText(code))}
+}
+
+// checkError wraps an error returned by a Check function.
+func checkError(method, name string, code int, err error) *Error {
+	return &Error{Method: method, Name: name, StatusCode: code, Err: err, msg: err.Error()}
+}
+
+// transportError describes a failure to get a response in words that group
+// well: no ephemeral ports or object addresses, the cause named first.
+func transportError(method, name string, timeout time.Duration, err error) *Error {
+	return &Error{Method: method, Name: name, Err: err, msg: describe(timeout, err)}
+}
+
+func describe(timeout time.Duration, err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return fmt.Sprintf("timeout after %s", timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused" + remote(err)
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by peer" + remote(err)
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe" + remote(err)
+	case errors.Is(err, context.Canceled):
+		return "request cancelled"
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return "DNS lookup failed: " + dns.Err + " (" + dns.Name + ")"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		inner := op.Err
+		for {
+			u := errors.Unwrap(inner)
+			if u == nil {
+				break
+			}
+			inner = u
+		}
+		return fmt.Sprintf("%s %s: %v%s", op.Op, op.Net, inner, remote(err))
+	}
+	msg := err.Error()
+	// net/http prefixes `Get "http://...": `; keep only the cause
+	if i := strings.Index(msg, "\": "); i >= 0 {
+		msg = msg[i+3:]
+	}
+	return msg
+}
+
+func remote(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Addr != nil {
+		return " (" + op.Addr.String() + ")"
+	}
+	return ""
+}
+
+// stoppedBy reports whether err only means that the user was stopped: such
+// requests are not recorded, as in Locust.
+func stoppedBy(ctx context.Context, u *locust.User) bool {
+	return ctx.Err() != nil && u.Stopping()
+}
+
+// fill applies options to a request.
+func fill(method, path string, body []byte, opts []RequestOption) *Request {
+	r := &Request{Method: method, Path: path, Body: body}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}

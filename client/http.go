@@ -1,0 +1,283 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"time"
+
+	locust "github.com/golocust/locust"
+)
+
+// HTTP is a user's HTTP session on net/http, like Locust's HttpUser client:
+// requests go to the user's host, cookies are kept per user, and every
+// request is recorded in the runner's statistics under its method and name
+// (its path, or the Name option). Connections are pooled per runner.
+//
+// A session belongs to one user and is not safe for concurrent use.
+type HTTP struct {
+	u       *locust.User
+	base    *url.URL
+	baseErr error
+	client  *http.Client
+	timeout time.Duration
+	header  http.Header
+}
+
+var _ Client = (*HTTP)(nil)
+
+// HTTPOption configures an HTTP session.
+type HTTPOption func(*httpOptions)
+
+type httpOptions struct {
+	host      string
+	timeout   time.Duration
+	transport http.RoundTripper
+	header    http.Header
+	noCookies bool
+	noFollow  bool
+}
+
+// WithHost sends requests to host instead of the user's host.
+func WithHost(host string) HTTPOption { return func(o *httpOptions) { o.host = host } }
+
+// WithTimeout sets the default per-request timeout (DefaultTimeout if not
+// set).
+func WithTimeout(d time.Duration) HTTPOption { return func(o *httpOptions) { o.timeout = d } }
+
+// WithTransport uses rt instead of the runner's shared transport.
+func WithTransport(rt http.RoundTripper) HTTPOption {
+	return func(o *httpOptions) { o.transport = rt }
+}
+
+// WithHeader adds a header to every request of the session.
+func WithHeader(key, value string) HTTPOption {
+	return func(o *httpOptions) {
+		if o.header == nil {
+			o.header = http.Header{}
+		}
+		o.header.Add(key, value)
+	}
+}
+
+// WithoutCookies disables the session's cookie jar.
+func WithoutCookies() HTTPOption { return func(o *httpOptions) { o.noCookies = true } }
+
+// WithoutRedirects returns redirect responses instead of following them.
+func WithoutRedirects() HTTPOption { return func(o *httpOptions) { o.noFollow = true } }
+
+type sessionKey struct{}
+type transportKey struct{}
+
+// SharedTransport returns the runner's shared net/http transport, made on
+// first use: keep-alive connections without a per-host limit, no proxy from
+// the environment (as Locust), closed when the test stops. Safe for
+// concurrent use.
+func SharedTransport(r *locust.Runner) *http.Transport {
+	return r.Shared(transportKey{}, func() any {
+		t := &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        0,
+			MaxIdleConnsPerHost: 100_000,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+		}
+		r.Events().TestStop.Add(func(*locust.Runner) { t.CloseIdleConnections() })
+		return t
+	}).(*http.Transport)
+}
+
+// HTTPFor returns the user's default HTTP session, made on first use and
+// kept for the user's life. It is the usual way for a task to get its
+// client: client.HTTPFor(u).Get(ctx, "/home").
+func HTTPFor(u *locust.User) *HTTP {
+	if s, ok := u.Value(sessionKey{}).(*HTTP); ok {
+		return s
+	}
+	s := NewHTTP(u)
+	u.SetValue(sessionKey{}, s)
+	return s
+}
+
+// NewHTTP returns a new session for u.
+func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
+	var o httpOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	host := o.host
+	if host == "" {
+		host = u.Host()
+	}
+	if host == "" {
+		s.baseErr = errors.New("no host: set --host (-H), Config.Host or UserType.Host")
+	} else if b, err := url.Parse(strings.TrimSuffix(host, "/")); err != nil || b.Scheme == "" || b.Host == "" {
+		s.baseErr = errors.New("invalid host " + host + ": want an absolute URL like http://127.0.0.1:8080")
+	} else {
+		s.base = b
+	}
+	rt := o.transport
+	if rt == nil {
+		rt = SharedTransport(u.Runner())
+	}
+	s.client = &http.Client{Transport: rt}
+	if !o.noCookies {
+		jar, _ := cookiejar.New(nil)
+		s.client.Jar = jar
+	}
+	if o.noFollow {
+		s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return s
+}
+
+// Client returns the underlying *http.Client (with the session's cookie
+// jar), for requests you time yourself.
+func (s *HTTP) Client() *http.Client { return s.client }
+
+// Get sends a GET request.
+func (s *HTTP) Get(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, fill(http.MethodGet, path, nil, opts))
+}
+
+// Head sends a HEAD request.
+func (s *HTTP) Head(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, fill(http.MethodHead, path, nil, opts))
+}
+
+// Delete sends a DELETE request.
+func (s *HTTP) Delete(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, fill(http.MethodDelete, path, nil, opts))
+}
+
+// Options sends an OPTIONS request.
+func (s *HTTP) Options(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, fill(http.MethodOptions, path, nil, opts))
+}
+
+// Post sends a POST request with the given content type and body.
+func (s *HTTP) Post(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, fill(http.MethodPost, path, body, append(opts, Header("Content-Type", contentType))))
+}
+
+// Put sends a PUT request with the given content type and body.
+func (s *HTTP) Put(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, fill(http.MethodPut, path, body, append(opts, Header("Content-Type", contentType))))
+}
+
+// Patch sends a PATCH request with the given content type and body.
+func (s *HTTP) Patch(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, fill(http.MethodPatch, path, body, append(opts, Header("Content-Type", contentType))))
+}
+
+// PostForm sends a POST request with a URL-encoded form, like a browser's
+// login form.
+func (s *HTTP) PostForm(ctx context.Context, path string, form url.Values, opts ...RequestOption) (*Response, error) {
+	return s.Post(ctx, path, "application/x-www-form-urlencoded", []byte(form.Encode()), opts...)
+}
+
+// PostJSON sends v encoded as JSON in a POST request.
+func (s *HTTP) PostJSON(ctx context.Context, path string, v any, opts ...RequestOption) (*Response, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return s.Post(ctx, path, "application/json", body, opts...)
+}
+
+// resolve turns a path into a URL on the session's host.
+func (s *HTTP) resolve(path string) (string, error) {
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		return path, nil
+	}
+	if s.baseErr != nil {
+		return "", s.baseErr
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	return s.base.String() + path, nil
+}
+
+// Do sends req, reads the whole response, records it and returns it. A
+// failure (no response, a timeout, a status of 400 or more, or a Check that
+// returned an error) returns the response (if any) and an *Error; the
+// failure is already recorded. A request cut short because the user was
+// stopped is not recorded.
+func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	name := req.Name
+	if name == "" {
+		name = req.Path
+	}
+	target, err := s.resolve(req.Path)
+	if err != nil {
+		return nil, err // a mistake in the test, not in the target: an exception
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = s.timeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(rctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range s.header {
+		hr.Header[k] = append(hr.Header[k], vs...)
+	}
+	for k, vs := range req.Header {
+		hr.Header[k] = vs
+	}
+	start := time.Now()
+	resp, err := s.client.Do(hr)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	d := time.Since(start)
+	out := &Response{Duration: d, URL: target}
+	if resp != nil {
+		out.StatusCode, out.Header, out.Body = resp.StatusCode, resp.Header, data
+	}
+	if err != nil && stoppedBy(ctx, s.u) {
+		return out, locust.MarkRecorded(err)
+	}
+	var fail error
+	switch {
+	case err != nil:
+		fail = transportError(method, name, timeout, err)
+	case req.Check != nil:
+		if cerr := req.Check(out); cerr != nil {
+			fail = checkError(method, name, out.StatusCode, cerr)
+		}
+	case out.StatusCode >= 400:
+		fail = statusError(method, name, out.StatusCode)
+	}
+	s.u.Record(locust.Request{Type: method, Name: name, Start: start, Duration: d, Length: int64(len(data)), Err: fail})
+	if fail != nil {
+		return out, fail
+	}
+	return out, nil
+}
