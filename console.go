@@ -42,8 +42,8 @@ func clip(s string, w int) string {
 // Safe for concurrent use (it only reads s).
 func PrintStats(w io.Writer, s *Snapshot, current bool) {
 	nw := nameWidth(s)
-	head := fmt.Sprintf("%-8s %-*s %7s %12s | %7s %7s %7s %7s | %8s %11s", "Type", nw, "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s")
-	sep := strings.Repeat("-", 8) + "|" + strings.Repeat("-", nw+1) + "|" + strings.Repeat("-", 8) + "|" + strings.Repeat("-", 13) + "|" +
+	head := fmt.Sprintf("%-8s %-*s %7s %14s | %7s %7s %7s %7s | %8s %11s", "Type", nw, "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s")
+	sep := strings.Repeat("-", 8) + "|" + strings.Repeat("-", nw+1) + "|" + strings.Repeat("-", 8) + "|" + strings.Repeat("-", 15) + "|" +
 		strings.Repeat("-", 8) + "|" + strings.Repeat("-", 8) + "|" + strings.Repeat("-", 8) + "|" + strings.Repeat("-", 8) + "|" + strings.Repeat("-", 9) + "|" + strings.Repeat("-", 12)
 	var b strings.Builder
 	b.WriteString(head + "\n" + sep + "\n")
@@ -53,7 +53,7 @@ func PrintStats(w io.Writer, s *Snapshot, current bool) {
 			rps, fps = e.TotalRPS(s.Total), e.TotalFailPerSec(s.Total)
 		}
 		fails := fmt.Sprintf("%d(%.2f%%)", e.Failures, 100*e.FailRatio())
-		fmt.Fprintf(&b, "%-8s %-*s %7d %12s | %7s %7s %7s %7s | %8.2f %11.2f\n",
+		fmt.Fprintf(&b, "%-8s %-*s %7d %14s | %7s %7s %7s %7s | %8.2f %11.2f\n",
 			clip(e.Type, 8), nw, clip(e.Name, nw), e.Requests, fails,
 			ms(e.Avg()), ms(e.Min), ms(e.Max), ms(e.Median()), rps, fps)
 	}

@@ -423,7 +423,7 @@ func (r *Runner) control(ctx context.Context) time.Duration {
 				u := r.users[len(r.users)-1]
 				r.users = r.users[:len(r.users)-1]
 				r.typeCount[u.typ]--
-				r.userCount.Add(-1)
+				r.uncount(u)
 				u.requestStop(r.cfg.StopTimeout)
 			}
 			cur = len(r.users)
@@ -536,13 +536,26 @@ func (r *Runner) spawnLocked(ctx context.Context) {
 	}
 	r.users = append(r.users, u)
 	r.typeCount[t]++
+	u.counted.Store(true)
 	r.userCount.Add(1)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		defer cancel()
 		u.run(uctx)
+		if !u.stopping.Load() {
+			// the user stopped itself (ErrStopUser, iterations): it no
+			// longer counts, and its slot is not refilled, as in Locust
+			r.uncount(u)
+		}
 	}()
+}
+
+// uncount removes u from the running user count, once.
+func (r *Runner) uncount(u *User) {
+	if u.counted.CompareAndSwap(true, false) {
+		r.userCount.Add(-1)
+	}
 }
 
 // stopAll stops every user, newest first.
@@ -551,9 +564,9 @@ func (r *Runner) stopAll(timeout time.Duration) {
 	users := r.users
 	r.users = nil
 	clear(r.typeCount)
-	r.userCount.Store(0)
 	r.mu.Unlock()
 	for i := len(users) - 1; i >= 0; i-- {
+		r.uncount(users[i])
 		if timeout < 0 {
 			users[i].requestStopGraceful()
 		} else {

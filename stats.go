@@ -625,14 +625,7 @@ func (s *Stats) Snapshot() *Snapshot {
 	s.Flush()
 	snap := &Snapshot{Time: s.now()}
 	s.total.mu.Lock()
-	snap.Total = s.total.statsLocked(s.percentiles, 0)
-	s.total.mu.Unlock()
-	lastSec := snap.Total.Last.Unix()
-	if snap.Total.Last.IsZero() {
-		lastSec = 0
-	}
-	// now that lastSec is known, compute the aggregate's current values
-	s.total.mu.Lock()
+	lastSec := s.total.last / int64(time.Second) // 0 when no request yet
 	snap.Total = s.total.statsLocked(s.percentiles, lastSec)
 	s.total.mu.Unlock()
 

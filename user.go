@@ -83,6 +83,7 @@ type User struct {
 	timer         *time.Timer
 
 	stopping atomic.Bool
+	counted  atomic.Bool // counted in Runner.UserCount
 	stopCh   chan struct{}
 	stopOnce sync.Once
 	cancel   context.CancelFunc
