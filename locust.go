@@ -29,7 +29,8 @@ type Config struct {
 	// (0: no limit). Running tasks finish; no new task starts.
 	Iterations int64
 	// MaxRequests stops the test once this many requests were recorded
-	// (0: no limit); the old Locust -n.
+	// (0: no limit); the old Locust -n. Once it is reached no new task
+	// starts, so tasks already running may add at most a few more.
 	MaxRequests int64
 	// StopTimeout lets running tasks finish for up to this long when users
 	// stop; 0 cancels their context at once (Locust's default).
@@ -137,16 +138,22 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		}
 		names[t.Name] = true
 	}
-	switch {
-	case cfg.Users < 0:
+	if cfg.Users < 0 {
 		errs = append(errs, fmt.Errorf("users must be at least 0, not %d", cfg.Users))
-	case cfg.SpawnRate < 0:
+	}
+	if cfg.SpawnRate < 0 {
 		errs = append(errs, fmt.Errorf("spawn rate must be at least 0, not %g", cfg.SpawnRate))
-	case cfg.RunTime < 0:
+	}
+	if cfg.RunTime < 0 {
 		errs = append(errs, fmt.Errorf("run time must be at least 0, not %s", cfg.RunTime))
-	case cfg.Iterations < 0:
+	}
+	if cfg.Iterations < 0 {
 		errs = append(errs, fmt.Errorf("iterations must be at least 0, not %d", cfg.Iterations))
-	case cfg.StopTimeout < 0:
+	}
+	if cfg.MaxRequests < 0 {
+		errs = append(errs, fmt.Errorf("max requests must be at least 0, not %d", cfg.MaxRequests))
+	}
+	if cfg.StopTimeout < 0 {
 		errs = append(errs, fmt.Errorf("stop timeout must be at least 0, not %s", cfg.StopTimeout))
 	}
 	if len(errs) > 0 {
@@ -231,8 +238,15 @@ func (r *Runner) EndTime() time.Time {
 	return r.end
 }
 
-// Iterations is the number of task runs started so far.
-func (r *Runner) Iterations() int64 { return r.iters.Load() }
+// Iterations is the number of task runs started so far (never more than
+// Config.Iterations when that is set).
+func (r *Runner) Iterations() int64 {
+	n := r.iters.Load()
+	if lim := r.cfg.Iterations; lim > 0 && n > lim {
+		return lim // refused takes count too, but did not run
+	}
+	return n
+}
 
 // Snapshot returns the current statistics with the user count.
 func (r *Runner) Snapshot() *Snapshot {
@@ -291,6 +305,10 @@ func (r *Runner) SetUsers(n int, rate float64) error {
 // call more than once and before Run.
 func (r *Runner) Stop() { r.stopWith("stopped") }
 
+// StopWith is Stop with a reason, reported by StopReason ("threshold
+// p95 < 300ms failed"). The first reason given wins.
+func (r *Runner) StopWith(reason string) { r.stopWith(reason) }
+
 func (r *Runner) stopWith(why string) {
 	r.stopOnce.Do(func() {
 		r.stopWhy.Store(&why)
@@ -311,9 +329,12 @@ func (r *Runner) limitReached() {
 	r.limitOnce.Do(func() { close(r.limitCh) })
 }
 
-// takeIteration counts one task run; false means the iteration limit is
-// exhausted and the user must stop.
+// takeIteration counts one task run; false means the iteration or request
+// limit is exhausted and the user must stop: no new task starts then.
 func (r *Runner) takeIteration() bool {
+	if lim := r.cfg.MaxRequests; lim > 0 && r.reqs.Load() >= lim {
+		return false
+	}
 	lim := r.cfg.Iterations
 	if lim <= 0 {
 		r.iters.Add(1)
