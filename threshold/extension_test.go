@@ -131,7 +131,7 @@ func TestCommandAbort(t *testing.T) {
 	assert.Equal(t, threshold.ExitCode, res.code, res.stdout+res.stderr)
 	assert.Less(t, res.elapsed, 10*time.Second, "stopped early")
 	assert.True(t, res.ext.Aborted())
-	assert.Equal(t, "stopped", res.runner.StopReason())
+	assert.Equal(t, "threshold failed: fail_ratio < 1%", res.runner.StopReason())
 	assert.Contains(t, res.stdout, `The test was stopped early: threshold "fail_ratio < 1%" failed`)
 	assert.Contains(t, res.stderr, "threshold failed: stopping the test")
 }
