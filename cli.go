@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -297,8 +298,10 @@ func envName(flagName string) string {
 
 // Run parses args, runs the test and returns the exit code. It prints the
 // stats table every 2 seconds (unless --only-summary) and the final
-// summary to Stdout; a SIGINT or SIGTERM stops the test gracefully and the
-// summary is still printed.
+// summary to Stdout. A SIGINT or SIGTERM (or Signals) stops the test
+// gracefully, as Runner.Stop does: running tasks get --stop-timeout to
+// finish and the summary is still printed; a second signal kills the
+// process as usual. Cancelling ctx stops the test at once.
 func (c *Command) Run(ctx context.Context, args []string) int {
 	stdout, stderr := c.Stdout, c.Stderr
 	if stdout == nil {
@@ -307,6 +310,8 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	if stderr == nil {
 		stderr = os.Stderr
 	}
+	// the periodic table and the extensions write from several goroutines
+	stdout = &syncWriter{w: stdout}
 	getenv := c.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -350,15 +355,16 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 			continue
 		}
 		if v := getenv(d.env); v != "" {
-			if err := fs.Set(d.names[len(d.names)-1], v); err != nil {
-				return fail("invalid value %q for %s: %v", v, d.env, err)
+			long := d.names[len(d.names)-1]
+			if err := fs.Set(long, v); err != nil {
+				return fail("invalid value %q for %s (--%s): %v", v, d.env, long, err)
 			}
 		}
 	}
 	for n := range c.extFlags {
 		if v := getenv(envName(n)); v != "" {
 			if err := fs.Set(n, v); err != nil {
-				return fail("invalid value %q for %s: %v", v, envName(n), err)
+				return fail("invalid value %q for %s (--%s): %v", v, envName(n), n, err)
 			}
 		}
 	}
@@ -446,8 +452,28 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	if sigs == nil {
 		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
 	}
-	ctx, stop := signal.NotifyContext(ctx, sigs...)
+	// a stop signal stops the test like Runner.Stop, so that --stop-timeout
+	// lets running tasks finish; a second signal kills the process as usual
+	ctx, cancel := context.WithCancel(ctx) // done when Run returns, as before
+	defer cancel()
+	sigCh := make(chan os.Signal, 1)
+	signal.Notify(sigCh, sigs...)
+	var stopSignals sync.Once
+	stop := func() { stopSignals.Do(func() { signal.Stop(sigCh) }) }
 	defer stop()
+	runDone := make(chan struct{})
+	sigDone := make(chan struct{})
+	go func() {
+		defer close(sigDone)
+		select {
+		case sig := <-sigCh:
+			stop()
+			logger.Info("stopping on signal", "signal", sig.String())
+			r.Stop()
+		case <-runDone:
+		}
+	}()
+	defer func() { close(runDone); <-sigDone }()
 	if c.Setup != nil {
 		if err := c.Setup(ctx, r); err != nil {
 			return fail("setup: %v", err)
@@ -484,7 +510,7 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	runErr := r.Run(ctx)
 	close(printStop)
 	<-printDone
-	stop() // a second signal now kills the process as usual
+	stop()
 	if runErr != nil {
 		return fail("%v", runErr)
 	}
@@ -551,4 +577,16 @@ func parseLevel(s string) (slog.Level, bool) {
 		return slog.LevelError, true
 	}
 	return 0, false
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
