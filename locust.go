@@ -347,9 +347,11 @@ func (r *Runner) takeIteration() bool {
 	return n <= lim
 }
 
-func (r *Runner) record(rc Recorder, req Request) {
-	rc.Record(req)
-	r.events.Request.Fire(req)
+func (r *Runner) record(rc Recorder, req *Request) {
+	rc.record(req)
+	if r.events.Request.Len() > 0 {
+		r.events.Request.Fire(*req)
+	}
 	if lim := r.cfg.MaxRequests; lim > 0 && r.reqs.Add(1) >= lim {
 		r.limitReached()
 	}

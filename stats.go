@@ -138,32 +138,52 @@ type entry struct {
 	window    *histWindow // nil unless current percentiles are tracked
 }
 
-// histWindow holds one small histogram per second for the current window.
+// histWindow holds one histogram per second for the current window:
+// compact (packed) ones for the entries, and plain ones, faster to record
+// into but larger (about 140 KiB each), for the aggregate, which every
+// request goes through.
 type histWindow struct {
 	secs  [windowSeconds + windowLag + 2]int64
-	hists [windowSeconds + windowLag + 2]*hdr.PackedHistogram
+	hists [windowSeconds + windowLag + 2]*hdr.PackedHistogram // nil when plain
+	plain [windowSeconds + windowLag + 2]*hdr.Histogram       // nil when packed
 	tmp   *hdr.Histogram
 }
 
-func newHistWindow() *histWindow {
+func newHistWindow(plain bool) *histWindow {
 	w := &histWindow{}
-	for i := range w.hists {
-		w.hists[i] = hdr.NewPacked(histLowest, histHighest, histDigits)
+	for i := range w.secs {
+		if plain {
+			w.plain[i] = hdr.New(histLowest, histHighest, histDigits)
+		} else {
+			w.hists[i] = hdr.NewPacked(histLowest, histHighest, histDigits)
+		}
 		w.secs[i] = -1
 	}
 	return w
 }
 
+func (w *histWindow) reset(i int) {
+	if w.plain[i] != nil {
+		w.plain[i].Reset()
+	} else {
+		w.hists[i].Reset()
+	}
+}
+
 func (w *histWindow) record(sec, us int64) {
-	i := int(sec % int64(len(w.hists)))
+	i := int(sec % int64(len(w.secs)))
 	if w.secs[i] > sec {
 		return
 	}
 	if w.secs[i] != sec {
-		w.hists[i].Reset()
+		w.reset(i)
 		w.secs[i] = sec
 	}
-	_ = w.hists[i].RecordValue(us)
+	if h := w.plain[i]; h != nil {
+		_ = h.RecordValue(us)
+	} else {
+		_ = w.hists[i].RecordValue(us)
+	}
 }
 
 // merged returns a histogram of the seconds from..to inclusive; it is reused.
@@ -174,7 +194,11 @@ func (w *histWindow) merged(from, to int64) *hdr.Histogram {
 	w.tmp.Reset()
 	for i, s := range w.secs {
 		if s >= from && s <= to {
-			w.hists[i].MergeInto(w.tmp)
+			if w.plain[i] != nil {
+				w.tmp.Merge(w.plain[i])
+			} else {
+				w.hists[i].MergeInto(w.tmp)
+			}
 		}
 	}
 	return w.tmp
@@ -199,8 +223,10 @@ func NewStats(opts StatsOptions) *Stats {
 	s.percentiles = append(append([]float64(nil), Percentiles...), opts.ExtraPercentiles...)
 	m := map[entryKey]*entry{}
 	s.entries.Store(&m)
-	s.total = s.newEntry("", AggregatedName, true)
+	// the clock starts before the aggregate is made, so that its Start
+	// (the lower bound of the current-rate window) is now, not 1970
 	s.resetAt.Store(s.now().UnixNano())
+	s.total = s.newEntry("", AggregatedName, true)
 	return s
 }
 
@@ -208,7 +234,7 @@ func (s *Stats) newEntry(typ, name string, window bool) *entry {
 	e := &entry{typ: typ, name: name, hist: hdr.New(histLowest, histHighest, histDigits)}
 	e.resetLocked(s.resetAt.Load())
 	if window || s.opts.CurrentPercentiles {
-		e.window = newHistWindow()
+		e.window = newHistWindow(window)
 	}
 	return e
 }
@@ -222,7 +248,7 @@ func (e *entry) resetLocked(start int64) {
 	if e.window != nil {
 		for i := range e.window.secs {
 			e.window.secs[i] = -1
-			e.window.hists[i].Reset()
+			e.window.reset(i)
 		}
 	}
 }
@@ -253,12 +279,28 @@ func (s *Stats) lookup(typ, name string) *entry {
 // same memory. A Recorder is safe for concurrent use, but is fastest when
 // used by one goroutine. The zero value is not usable; see Stats.Recorder.
 type Recorder struct {
-	s  *Stats
-	sh *shard
+	s     *Stats
+	sh    *shard
+	cache *entryCache // nil for the throwaway recorders of Stats.Record
 }
 
-// Recorder returns a recorder bound to the next shard in turn.
+// entryCache remembers the last few entries a Recorder used, so that a
+// user repeating its requests skips the map lookup (hashing two strings).
+// Entries live as long as their Stats, so the pointers stay valid.
+type entryCache struct {
+	e    [4]atomic.Pointer[entry]
+	next atomic.Uint32
+}
+
+// Recorder returns a recorder bound to the next shard in turn, with a small
+// cache of the entries it records into.
 func (s *Stats) Recorder() Recorder {
+	rc := s.recorder()
+	rc.cache = &entryCache{}
+	return rc
+}
+
+func (s *Stats) recorder() Recorder {
 	i := s.rr.Add(1) % uint32(len(s.shards))
 	return Recorder{s: s, sh: &s.shards[i]}
 }
@@ -267,13 +309,33 @@ func (s *Stats) Recorder() Recorder {
 // anything else is a failure grouped by (r.Type, r.Name, r.Err.Error()).
 // It is safe for concurrent use and does not allocate.
 func (s *Stats) Record(r Request) {
-	s.Recorder().Record(r)
+	s.recorder().record(&r)
 }
 
 // Record adds one request to the statistics; see Stats.Record.
 func (rc Recorder) Record(r Request) {
+	rc.record(&r)
+}
+
+// lookup returns the entry for (typ, name) through the recorder's cache.
+func (rc Recorder) lookup(typ, name string) *entry {
+	c := rc.cache
+	if c == nil {
+		return rc.s.lookup(typ, name)
+	}
+	for i := range c.e {
+		if e := c.e[i].Load(); e != nil && e.name == name && e.typ == typ {
+			return e
+		}
+	}
+	e := rc.s.lookup(typ, name)
+	c.e[c.next.Add(1)%uint32(len(c.e))].Store(e)
+	return e
+}
+
+func (rc Recorder) record(r *Request) {
 	s := rc.s
-	e := s.lookup(r.Type, r.Name)
+	e := rc.lookup(r.Type, r.Name)
 	var end int64
 	if r.Start.IsZero() {
 		end = s.now().UnixNano()
@@ -324,32 +386,49 @@ func (s *Stats) flushLocked(sh *shard) {
 		cur.mu.Unlock()
 	}
 
+	failed := false
 	for i := range buf {
-		smp := &buf[i]
-		if smp.err != nil {
-			s.addError(smp.e, smp.err, smp.end)
+		if buf[i].err != nil {
+			failed = true
+			break
 		}
-		buf[i] = sample{}
 	}
+	if failed {
+		s.addErrors(buf)
+	}
+	clear(buf)
 	sh.n = 0
 }
 
-func (s *Stats) addError(e *entry, err error, at int64) {
-	msg := err.Error()
+// addErrors adds the failures of a batch to the errors table under one
+// lock. A run of the same error on the same entry (the usual case) costs a
+// string comparison, not a map lookup.
+func (s *Stats) addErrors(buf []sample) {
 	s.errMu.Lock()
-	ee, ok := s.errors[errorKey{e, msg}]
-	if !ok {
-		ee = &errorEntry{method: e.typ, name: e.name, msg: strings.Clone(msg), first: at}
-		s.errors[errorKey{e, ee.msg}] = ee
+	defer s.errMu.Unlock() // err.Error() is user code: unlock even if it panics
+	var (
+		ee      *errorEntry
+		lastE   *entry
+		lastMsg string
+	)
+	for i := range buf {
+		smp := &buf[i]
+		if smp.err == nil {
+			continue
+		}
+		msg := smp.err.Error()
+		if ee == nil || smp.e != lastE || msg != lastMsg {
+			var ok bool
+			if ee, ok = s.errors[errorKey{smp.e, msg}]; !ok {
+				ee = &errorEntry{method: smp.e.typ, name: smp.e.name, msg: strings.Clone(msg), first: smp.end}
+				s.errors[errorKey{smp.e, ee.msg}] = ee
+			}
+			lastE, lastMsg = smp.e, msg
+		}
+		ee.count++
+		ee.last = max(ee.last, smp.end)
+		ee.first = min(ee.first, smp.end)
 	}
-	ee.count++
-	if at > ee.last {
-		ee.last = at
-	}
-	if at < ee.first {
-		ee.first = at
-	}
-	s.errMu.Unlock()
 }
 
 // add records one sample; e.mu must be held.

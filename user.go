@@ -34,7 +34,10 @@ type UserType struct {
 	// as a failed request) and the user goes on, as in Locust; return
 	// ErrStopUser to stop the user instead.
 	OnStart TaskFunc
-	// OnStop runs once when a user stops, also on a graceful test stop.
+	// OnStop runs once when a user stops, however it stops (end of the
+	// test, ramp-down, ErrStopUser). Its ctx is already cancelled when the
+	// user was stopped without a stop timeout (or the timeout expired); use
+	// context.WithoutCancel for work that must still be done (a logout).
 	OnStop TaskFunc
 	// Host is the default target of this type; the --host flag (Config.Host)
 	// overrides it.
@@ -128,22 +131,27 @@ func (u *User) Stopping() bool { return u.stopping.Load() }
 // Record reports one request to the runner's statistics and its Request
 // listeners. It does not allocate. Safe for concurrent use.
 func (u *User) Record(r Request) {
-	u.runner.record(u.rec, r)
+	u.runner.record(u.rec, &r)
 }
 
 // RecordSuccess reports a successful request of the given type and name
 // that took d and returned length bytes.
 func (u *User) RecordSuccess(typ, name string, d time.Duration, length int64) {
-	u.runner.record(u.rec, Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Length: length})
+	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Length: length})
 }
 
 // RecordFailure reports a failed request of the given type and name that
 // took d and failed with err (a nil err is recorded as "unknown error").
+// A context.Canceled error of a user being stopped is not recorded: such a
+// request was cut short by the end of the test, as Locust drops them.
 func (u *User) RecordFailure(typ, name string, d time.Duration, err error) {
 	if err == nil {
 		err = errUnknown
 	}
-	u.runner.record(u.rec, Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Err: err})
+	if u.stopping.Load() && errors.Is(err, context.Canceled) {
+		return // cut short by the user's stop: not a failure, as in Locust
+	}
+	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Err: err})
 }
 
 var errUnknown = errors.New("unknown error")
@@ -161,7 +169,7 @@ func (u *User) Measure(ctx context.Context, typ, name string, fn func(ctx contex
 		// the user was stopped mid-request: Locust drops such requests
 		return MarkRecorded(err)
 	}
-	u.runner.record(u.rec, Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
+	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
 	return MarkRecorded(err)
 }
 
@@ -260,11 +268,12 @@ func (u *User) run(ctx context.Context) {
 	u.finish(ctx)
 }
 
+// finish runs the type's OnStop. It runs on every stop, as Locust's on_stop
+// does, even when ctx is already cancelled (a stop timeout of 0): OnStop can
+// use context.WithoutCancel for work that must still be done.
 func (u *User) finish(ctx context.Context) {
-	if u.typ.OnStop != nil && ctx.Err() == nil {
-		if err := u.call(ctx, u.typ.OnStop, "on_stop"); err != nil && !errors.Is(err, ErrStopUser) {
-			u.runner.userError(u, err, "")
-		}
+	if u.typ.OnStop != nil {
+		u.onStop(ctx, u.typ.OnStop)
 	}
 }
 
@@ -349,13 +358,26 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 	return u.leaveSet(ctx, c, result)
 }
 
+// leaveSet runs the set's OnStop on every exit (interrupt or stop, like
+// finish) and returns res.
 func (u *User) leaveSet(ctx context.Context, c *compiledSet, res int) int {
-	if c.onStop != nil && ctx.Err() == nil {
-		if err := u.call(ctx, c.onStop, "on_stop"); err != nil && !errors.Is(err, ErrStopUser) {
-			u.runner.userError(u, err, "")
-		}
+	if c.onStop != nil {
+		u.onStop(ctx, c.onStop)
 	}
 	return res
+}
+
+// onStop runs an on-stop function and records its error, unless the error
+// is a control error, was already recorded as a failed request, or comes
+// from the stop's cancellation.
+func (u *User) onStop(ctx context.Context, fn TaskFunc) {
+	err := u.call(ctx, fn, "on_stop")
+	switch {
+	case err == nil, errors.Is(err, ErrStopUser), IsRecorded(err):
+	case ctx.Err() != nil && u.stopping.Load():
+	default:
+		u.runner.userError(u, err, "")
+	}
 }
 
 // PanicError is the error recorded for a task that panicked.
