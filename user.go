@@ -90,7 +90,6 @@ type User struct {
 	stopCh   chan struct{}
 	stopOnce sync.Once
 	cancel   context.CancelFunc
-	done     chan struct{}
 }
 
 // ID is the user's number, unique within its runner, counting from 1.
@@ -234,11 +233,13 @@ func (u *User) sleep(ctx context.Context, d time.Duration) bool {
 	} else {
 		u.timer.Reset(d)
 	}
+	// Only the stop channel: every way a user's context ends (its stop, the
+	// runner's stop or its context) closes stopCh first, and waiting on
+	// ctx.Done() too would cost every sleeping user a channel and a waiter.
 	select {
 	case <-u.timer.C:
 		return true
 	case <-u.stopCh:
-	case <-ctx.Done():
 	}
 	u.timer.Stop()
 	return false
@@ -246,7 +247,6 @@ func (u *User) sleep(ctx context.Context, d time.Duration) bool {
 
 // run is the user's goroutine.
 func (u *User) run(ctx context.Context) {
-	defer close(u.done)
 	defer func() {
 		if u.timer != nil {
 			u.timer.Stop()

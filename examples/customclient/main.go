@@ -1,0 +1,215 @@
+// Command customclient load tests a service that does not speak HTTP,
+// with Locust's custom-client pattern: a client that times each call and
+// reports it as a success or a failure, so that the statistics, reports
+// and thresholds work for it exactly as for HTTP.
+//
+// The service is a small line-based key-value protocol over TCP that this
+// program serves itself on 127.0.0.1 (see server.go):
+//
+//	PING      -> PONG
+//	GET key   -> VALUE <value>, or ERR no such key
+//	SLOW      -> OK, after 50 ms
+//	FAIL      -> ERR failed on purpose
+//
+//	go run ./examples/customclient -u 20 -r 10 -t 30s --headless
+//
+// With --host tcp://127.0.0.1:PORT it load tests that server instead.
+// FAIL fails on purpose, so a run exits with 1 (--exit-code-on-error).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	locust "github.com/golocust/locust"
+)
+
+// Client is one user's connection to the key-value service: the talk's
+// CustomClient. Like every client it belongs to one user and is not safe
+// for concurrent use.
+type Client struct {
+	u       *locust.User
+	addr    string
+	timeout time.Duration
+	conn    net.Conn
+	rd      *bufio.Reader
+}
+
+// NewClient returns a client of u for the server at addr (host:port); it
+// connects on first use.
+func NewClient(u *locust.User, addr string) *Client {
+	return &Client{u: u, addr: addr, timeout: 5 * time.Second}
+}
+
+// Send sends one request line and returns the reply: the talk's
+// sendRequest. It times the call and fires a success (with the reply's
+// length) or a failure (with the error) under the request type "tcp" and
+// the given name. The error it returns is marked as recorded, so a task
+// can return it without it being counted again.
+func (c *Client) Send(ctx context.Context, name, request string) (string, error) {
+	start := time.Now()
+	reply, err := c.roundTrip(ctx, request)
+	elapsed := time.Since(start)
+	switch {
+	case err != nil && ctx.Err() != nil && c.u.Stopping():
+		return "", err // cut short by the end of the test: not counted, as in Locust
+	case err != nil:
+		c.u.RecordFailure("tcp", name, elapsed, err) // FAILURE
+		return "", locust.MarkRecorded(err)
+	}
+	c.u.RecordSuccess("tcp", name, elapsed, int64(len(reply))) // SUCCESS
+	return reply, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	err := c.conn.Close()
+	c.conn, c.rd = nil, nil
+	return err
+}
+
+func (c *Client) roundTrip(ctx context.Context, request string) (string, error) {
+	if c.conn == nil {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", c.addr)
+		if err != nil {
+			return "", ioError("connect", err)
+		}
+		c.conn, c.rd = conn, bufio.NewReader(conn)
+	}
+	conn := c.conn
+	conn.SetDeadline(time.Now().Add(c.timeout))
+	// a stopped user's context ends the call at once
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := io.WriteString(conn, request+"\n"); err != nil {
+		c.Close()
+		return "", ioError("write", err)
+	}
+	line, err := c.rd.ReadString('\n')
+	if err != nil {
+		c.Close() // the stream is out of step: reconnect on the next call
+		return "", ioError("read", err)
+	}
+	line = strings.TrimSuffix(line, "\n")
+	if msg, ok := strings.CutPrefix(line, "ERR "); ok {
+		return line, errors.New(msg) // the server said no; the connection is fine
+	}
+	return line, nil
+}
+
+// ioError names a network failure without addresses or ports, so that the
+// failures table groups them.
+func ioError(op string, err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("%s: connection closed by the server", op)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%s: timeout", op)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("%s: %v", op, oe.Err)
+	}
+	return fmt.Errorf("%s: %v", op, err)
+}
+
+// clientKey stores each user's Client in the user (User.SetValue).
+type clientKey struct{}
+
+func kv(u *locust.User) *Client { return u.Value(clientKey{}).(*Client) }
+
+// kvUser keeps one connection per user, like the talk's CustomLocust: made
+// on start, closed on stop.
+var kvUser = &locust.UserType{
+	Name: "KVUser",
+	Wait: locust.Between(20*time.Millisecond, 100*time.Millisecond),
+	OnStart: func(ctx context.Context, u *locust.User) error {
+		addr, err := tcpAddr(u.Host())
+		if err != nil {
+			return err
+		}
+		u.SetValue(clientKey{}, NewClient(u, addr))
+		_, err = kv(u).Send(ctx, "PING", "PING") // connect and check
+		return err
+	},
+	OnStop: func(ctx context.Context, u *locust.User) error { return kv(u).Close() },
+	Tasks: locust.NewTaskSet("kv").
+		Task(10, ping).
+		Task(10, get).
+		Task(2, slow).
+		Task(1, fail),
+}
+
+func ping(ctx context.Context, u *locust.User) error {
+	_, err := kv(u).Send(ctx, "PING", "PING")
+	return err
+}
+
+// get reads a key; 1 in 10 keys does not exist, which the server reports
+// as an error.
+func get(ctx context.Context, u *locust.User) error {
+	_, err := kv(u).Send(ctx, "GET key", fmt.Sprintf("GET key%d", rand.IntN(110)))
+	return err
+}
+
+func slow(ctx context.Context, u *locust.User) error {
+	_, err := kv(u).Send(ctx, "SLOW", "SLOW")
+	return err
+}
+
+func fail(ctx context.Context, u *locust.User) error {
+	_, err := kv(u).Send(ctx, "FAIL", "FAIL")
+	return err
+}
+
+// tcpAddr turns tcp://host:port into host:port.
+func tcpAddr(host string) (string, error) {
+	p, err := url.Parse(host)
+	if err != nil || p.Scheme != "tcp" || p.Port() == "" {
+		return "", fmt.Errorf("invalid host %q: want tcp://HOST:PORT", host)
+	}
+	return p.Host, nil
+}
+
+func main() {
+	var local *Server
+	cmd := &locust.Command{
+		Name:  "customclient",
+		Users: []*locust.UserType{kvUser},
+		Setup: func(ctx context.Context, r *locust.Runner) error {
+			if host := r.Config().Host; host != "" {
+				if _, err := tcpAddr(host); err != nil {
+					return err
+				}
+				fmt.Printf("customclient: load testing %s (no local server started)\n", host)
+				return nil
+			}
+			srv, err := StartServer("127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			local, kvUser.Host = srv, "tcp://"+srv.Addr()
+			fmt.Printf("customclient: load testing %s, a key-value server started by this program on 127.0.0.1\n", kvUser.Host)
+			return nil
+		},
+	}
+	code := cmd.Run(context.Background(), os.Args[1:])
+	if local != nil {
+		local.Close()
+	}
+	os.Exit(code)
+}
