@@ -555,7 +555,6 @@ func (r *Runner) spawnLocked(ctx context.Context) {
 		rec:    r.stats.Recorder(),
 		stopCh: make(chan struct{}),
 		cancel: cancel,
-		done:   make(chan struct{}),
 	}
 	r.users = append(r.users, u)
 	r.typeCount[t]++
