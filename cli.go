@@ -42,6 +42,16 @@ type Configurer interface {
 	Configure(cfg *Config) error
 }
 
+// StdoutReserver is implemented by extensions that may print
+// machine-readable output on stdout (such as --json). When an extension's
+// ReservesStdout returns true (it is asked after the flags are parsed),
+// the tables, logs and the other extensions' text go to Stderr, and only
+// that extension's Stop is handed Stdout, so that stdout holds nothing but
+// its output.
+type StdoutReserver interface {
+	ReservesStdout() bool
+}
+
 // Verdict is an extension's say in the exit code. When any extension
 // decides, the highest ExitCode among the deciding ones is the exit code;
 // otherwise the exit code is 0, or --exit-code-on-error when a request
@@ -311,7 +321,7 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 		stderr = os.Stderr
 	}
 	// the periodic table and the extensions write from several goroutines
-	stdout = &syncWriter{w: stdout}
+	stdout, stderr = &syncWriter{w: stdout}, &syncWriter{w: stderr}
 	getenv := c.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -374,6 +384,15 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 			return 0
 		}
 		return fail("%s (see --help)", err)
+	}
+	// with --json (or another reserver), keep stdout for its output alone
+	text := stdout
+	var reserver Extension
+	for _, e := range c.Extensions {
+		if rs, ok := e.(StdoutReserver); ok && rs.ReservesStdout() {
+			text, reserver = stderr, e
+			break
+		}
 	}
 	if o.help {
 		c.usage(stdout, name, fs, docs, own)
@@ -480,7 +499,7 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 		}
 	}
 	for _, e := range c.Extensions {
-		if err := e.Start(ctx, r, stdout); err != nil {
+		if err := e.Start(ctx, r, text); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -503,7 +522,7 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 			case <-printStop:
 				return
 			case <-tick.C:
-				PrintStats(stdout, r.Snapshot(), true)
+				PrintStats(text, r.Snapshot(), true)
 			}
 		}
 	}()
@@ -516,9 +535,9 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	}
 	logger.Info("test stopped", "reason", r.StopReason())
 	final := r.Snapshot()
-	PrintStats(stdout, final, false)
-	PrintPercentiles(stdout, final)
-	PrintErrors(stdout, final)
+	PrintStats(text, final, false)
+	PrintPercentiles(text, final)
+	PrintErrors(text, final)
 
 	rd := &ReportData{Snapshot: final}
 	r.events.Report.Fire(rd)
@@ -528,7 +547,11 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	}
 	decided, best := false, 0
 	for _, e := range c.Extensions {
-		v, err := e.Stop(context.WithoutCancel(ctx), r, final, stdout)
+		out := text
+		if e == reserver {
+			out = stdout
+		}
+		v, err := e.Stop(context.WithoutCancel(ctx), r, final, out)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: error: %v\n", name, err)
 			if !decided && code == 0 {

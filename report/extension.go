@@ -35,6 +35,12 @@ func WithInterval(d time.Duration) Option {
 	return func(e *Extension) { e.interval = d }
 }
 
+// WithStderr sets where the comparison table goes when --json keeps
+// stdout for the JSON alone; the default is os.Stderr.
+func WithStderr(w io.Writer) Option {
+	return func(e *Extension) { e.stderr = w }
+}
+
 // WithTitle sets the title of the HTML report.
 func WithTitle(title string) Option {
 	return func(e *Extension) { e.title = title }
@@ -67,6 +73,7 @@ type Extension struct {
 	th       *threshold.Extension
 	interval time.Duration
 	title    string
+	stderr   io.Writer
 
 	// flags
 	csvPrefix   string
@@ -111,7 +118,7 @@ var (
 // nothing. Pass it in locust.Command.Extensions; see Extension for what is
 // safe for concurrent use.
 func NewExtension(opts ...Option) *Extension {
-	e := &Extension{tolerance: toleranceFlag{v: DefaultTolerance, s: "10%"}}
+	e := &Extension{tolerance: toleranceFlag{v: DefaultTolerance, s: "10%"}, stderr: os.Stderr}
 	for _, o := range opts {
 		o(e)
 	}
@@ -459,7 +466,11 @@ func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Sn
 		e.compared = c
 		e.mu.Unlock()
 		in.Comparison = c
-		if err := WriteComparison(out, c); err != nil {
+		cout := out
+		if e.jsonOut {
+			cout = e.stderr // stdout is for the JSON alone
+		}
+		if err := WriteComparison(cout, c); err != nil {
 			errs = append(errs, fmt.Errorf("--compare: %w", err))
 		}
 		if e.compareFail && c.Regressions > 0 {
@@ -499,3 +510,10 @@ func hostOf(r *locust.Runner) string {
 	}
 	return ""
 }
+
+// ReservesStdout reports whether --json was given: the command then prints
+// its tables on stderr so that stdout holds the JSON alone
+// (locust.StdoutReserver).
+func (e *Extension) ReservesStdout() bool { return e.jsonOut }
+
+var _ locust.StdoutReserver = (*Extension)(nil)

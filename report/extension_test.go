@@ -80,13 +80,14 @@ func findRow(rows [][]string, typ, name string) []string {
 	return nil
 }
 
-// lastJSON decodes the JSON list printed last on stdout by --json.
+// lastJSON decodes the JSON list that --json prints: stdout must hold
+// nothing else (the tables go to stderr then).
 func lastJSON(t *testing.T, stdout string) []map[string]any {
 	t.Helper()
-	i := strings.LastIndex(stdout, "\n[")
-	require.GreaterOrEqual(t, i, 0, "no JSON list on stdout:\n%s", stdout)
 	var list []map[string]any
-	require.NoError(t, json.NewDecoder(strings.NewReader(stdout[i:])).Decode(&list))
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	require.NoError(t, dec.Decode(&list), "stdout is not only JSON:\n%s", stdout)
+	require.False(t, dec.More(), "more than the JSON on stdout:\n%s", stdout)
 	return list
 }
 
@@ -220,6 +221,7 @@ func TestCommandWritesEveryFile(t *testing.T) {
 
 	// --json on stdout
 	list := lastJSON(t, res.stdout)
+	assert.Contains(t, res.stderr, "Aggregated", "with --json the tables go to stderr")
 	require.Len(t, list, 2)
 	assert.Equal(t, "/fast", list[0]["name"])
 	assert.EqualValues(t, fastN, list[0]["num_requests"])
