@@ -179,7 +179,7 @@ func formatActual(v float64, k kind) string {
 		}
 		return d.String()
 	case kindRatio:
-		return strconv.FormatFloat(100*v, 'f', -1, 64) + "%"
+		return strconv.FormatFloat(100*v, 'g', 3, 64) + "%" // 3.45%, 0.42%, 100%
 	case kindRate:
 		return strconv.FormatFloat(v, 'f', 2, 64) + "/s"
 	}
