@@ -151,7 +151,7 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&e.jsonFile, "json-file", "", "write the test's statistics as a JSON document to `FILE` (the --compare format)")
 	fs.StringVar(&e.htmlFile, "html", "", "write an HTML report to `FILE`")
 	fs.StringVar(&e.compareFile, "compare", "", "compare with `BASELINE.json`, a --json-file of an earlier run")
-	fs.Var(&e.tolerance, "compare-tolerance", "relative change allowed by --compare, e.g. 10% or 0.1")
+	fs.Var(&e.tolerance, "compare-tolerance", "the relative change --compare allows (`TOLERANCE`, e.g. 10% or 0.1)")
 	fs.BoolVar(&e.compareFail, "compare-fail", false, fmt.Sprintf("exit with code %d when --compare finds a regression", threshold.ExitCode))
 }
 

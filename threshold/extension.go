@@ -132,10 +132,10 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 	e.abort = false
 	e.grace = DefaultGrace
 	e.mu.Unlock()
-	fs.Var(exprsValue{e}, "threshold", "success criterion such as \"p95 < 300ms\", \"fail_ratio < 1%\" or \"GET /home: p99 < 1s\" (repeatable); "+
+	fs.Var(exprsValue{e}, "threshold", "a success criterion (`EXPR`) such as \"p95 < 300ms\", \"fail_ratio < 1%\" or \"GET /home: p99 < 1s\" (repeatable); "+
 		fmt.Sprintf("when given, the exit code is 0 if all pass and %d otherwise", ExitCode))
 	fs.BoolVar(&e.abort, "threshold-abort", false, "check the thresholds every second and stop the test as soon as one fails")
-	fs.Var(graceValue{e}, "threshold-grace", "with --threshold-abort, wait this long after the start before checking")
+	fs.Var(graceValue{e}, "threshold-grace", "with --threshold-abort, wait this long (`TIME`) after the start before checking")
 }
 
 // Configure parses the --threshold expressions (a bad one is an error, so
