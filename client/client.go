@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	locust "github.com/golocust/locust"
 )
@@ -114,6 +117,17 @@ type Response struct {
 	URL string
 }
 
+// Clone returns a deep copy of r, for keeping a response of a Fast
+// session beyond its next request.
+func (r *Response) Clone() *Response {
+	c := *r
+	c.Header = r.Header.Clone()
+	if r.Body != nil {
+		c.Body = append([]byte(nil), r.Body...)
+	}
+	return &c
+}
+
 // Text returns the body as a string.
 func (r *Response) Text() string { return string(r.Body) }
 
@@ -159,7 +173,7 @@ func transportError(method, name string, timeout time.Duration, err error) *Erro
 }
 
 func describe(timeout time.Duration, err error) string {
-	var ne net.Error
+	var ne interface{ Timeout() bool } // net.Error, or fasthttp's timeout
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &ne) && ne.Timeout():
@@ -172,6 +186,12 @@ func describe(timeout time.Duration, err error) string {
 		return "broken pipe" + remote(err)
 	case errors.Is(err, context.Canceled):
 		return "request cancelled"
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return "no free connections to host"
+	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by server before a full response"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return "response body too large"
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {

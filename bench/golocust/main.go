@@ -1,0 +1,259 @@
+// Command golocust is the closed-loop benchmark of golocust: -users users
+// each sending GET requests back to back (no wait) to -url for -duration,
+// with the fast (fasthttp) or the net/http client, every request recorded
+// in the full statistics engine. With -bare it runs instead the floor: the
+// same number of goroutines doing GETs with the same client library and no
+// statistics at all.
+//
+// It prints one machine-readable line:
+//
+//	client=fast mode=stats users=50 secs=10.00 reqs=N fails=0 rps=X p50_us=A p99_us=B cpu_s=C cpu_pct=P cpu_us_per_req=D lag_p50_us=E lag_p99_us=F lag_max_us=G
+//
+// The lag fields are the generator's own scheduling delay (how late a
+// 1 ms timer fires); a warning goes to stderr when the process used more
+// than 90% of a core on average (GOMAXPROCS cores), like Locust's CPU
+// warning, because response times are then inflated by the generator.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/bench/internal/measure"
+	"github.com/golocust/locust/client"
+)
+
+func main() {
+	kind := flag.String("client", "fast", "client: fast (fasthttp) or net (net/http)")
+	users := flag.Int("users", 50, "concurrent users")
+	duration := flag.Duration("duration", 10*time.Second, "measured run time")
+	warmup := flag.Duration("warmup", time.Second, "run time before measuring (connections open)")
+	bare := flag.Bool("bare", false, "no statistics: a plain loop of goroutines (the floor)")
+	target := flag.String("url", "http://127.0.0.1:18080/", "target URL (loopback only)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail("%v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail("%v", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	u, err := url.Parse(*target)
+	if err != nil || u.Host == "" {
+		fail("bad -url %q", *target)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		fail("-url %q is not on a loopback address", *target)
+	}
+	if *kind != "fast" && *kind != "net" {
+		fail("-client must be fast or net")
+	}
+	var res result
+	if *bare {
+		res = runBare(*kind, u, *users, *warmup, *duration)
+	} else {
+		res = runStats(*kind, u, *users, *warmup, *duration)
+	}
+	mode := "stats"
+	if *bare {
+		mode = "bare"
+	}
+	secs := res.wall.Seconds()
+	cpuPct := 100 * res.cpu.Seconds() / secs / float64(runtime.GOMAXPROCS(0))
+	perReq := 0.0
+	if res.reqs > 0 {
+		perReq = float64(res.cpu.Microseconds()) / float64(res.reqs)
+	}
+	fmt.Printf("client=%s mode=%s users=%d secs=%.2f reqs=%d fails=%d rps=%.0f p50_us=%d p99_us=%d cpu_s=%.3f cpu_pct=%.0f cpu_us_per_req=%.2f lag_p50_us=%d lag_p99_us=%d lag_max_us=%d\n",
+		*kind, mode, *users, secs, res.reqs, res.fails, float64(res.reqs)/secs,
+		res.p50.Microseconds(), res.p99.Microseconds(), res.cpu.Seconds(), cpuPct, perReq,
+		res.lag50.Microseconds(), res.lag99.Microseconds(), res.lagMax.Microseconds())
+	if cpuPct > 90 {
+		fmt.Fprintf(os.Stderr, "warning: the generator used %.0f%% CPU (over 90%%); its own scheduling lag was p50 %s, p99 %s, and response times include it\n",
+			cpuPct, res.lag50, res.lag99)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "golocust: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+type result struct {
+	reqs, fails          int64
+	wall, cpu            time.Duration
+	p50, p99             time.Duration
+	lag50, lag99, lagMax time.Duration
+}
+
+// runStats runs the closed loop through a Runner: every request goes
+// through the client session and into the statistics.
+func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration) result {
+	host := u.Scheme + "://" + u.Host
+	path := u.RequestURI()
+	task := func(ctx context.Context, usr *locust.User) error {
+		_, err := client.FastFor(usr).Get(ctx, path)
+		return err
+	}
+	if os.Getenv("GOLOCUST_BENCH_RAWTASK") != "" { // experiment: runner loop, no client, no stats
+		hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: users}
+		type rr struct {
+			req  *fasthttp.Request
+			resp *fasthttp.Response
+		}
+		task = func(ctx context.Context, usr *locust.User) error {
+			x, ok := usr.Value(rr{}).(*rr)
+			if !ok {
+				x = &rr{fasthttp.AcquireRequest(), fasthttp.AcquireResponse()}
+				x.req.SetRequestURI(u.String())
+				usr.SetValue(rr{}, x)
+			}
+			return hc.DoTimeout(x.req, x.resp, client.DefaultTimeout)
+		}
+	}
+	if kind == "net" {
+		task = func(ctx context.Context, usr *locust.User) error {
+			_, err := client.HTTPFor(usr).Get(ctx, path)
+			return err
+		}
+	}
+	ut := &locust.UserType{Name: "Bench", Tasks: locust.NewTaskSet("bench").Task(1, task)}
+	r, err := locust.NewRunner(locust.Config{
+		Host: host, Users: users, RunTime: warmup + duration,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, ut)
+	if err != nil {
+		fail("%v", err)
+	}
+	var (
+		res      result
+		cpu0     time.Duration
+		t0       time.Time
+		lag      *measure.Lag
+		measured sync.WaitGroup
+	)
+	measured.Add(1)
+	r.Events().SpawningComplete.Add(func(int) {
+		go func() {
+			defer measured.Done()
+			time.Sleep(warmup)
+			r.Stats().Reset()
+			cpu0, t0 = measure.CPU(), time.Now()
+			lag = measure.StartLag(time.Millisecond)
+		}()
+	})
+	r.Events().TestStop.Add(func(*locust.Runner) {
+		res.cpu, res.wall = measure.CPU()-cpu0, time.Since(t0)
+	})
+	if err := r.Run(context.Background()); err != nil {
+		fail("%v", err)
+	}
+	measured.Wait()
+	res.lag50, res.lag99, res.lagMax = lag.Stop()
+	snap := r.Snapshot()
+	res.reqs, res.fails = snap.Total.Requests, snap.Total.Failures
+	res.p50, _ = snap.Total.Percentile(50)
+	res.p99, _ = snap.Total.Percentile(99)
+	if len(snap.Errors) > 0 {
+		fmt.Fprintf(os.Stderr, "golocust: %d errors, first: %s\n", len(snap.Errors), snap.Errors[0].Error)
+	}
+	return res
+}
+
+// runBare is the floor: users goroutines doing GETs with the client
+// library alone, counting responses and nothing else.
+func runBare(kind string, u *url.URL, users int, warmup, duration time.Duration) result {
+	var stop atomic.Bool
+	var counting atomic.Bool
+	counts := make([]struct {
+		n, fails int64
+		_        [48]byte
+	}, users)
+	var wg sync.WaitGroup
+	target := u.String()
+	switch kind {
+	case "fast":
+		hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: users, MaxIdleConnDuration: 90 * time.Second}
+		for i := range users {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				req.SetRequestURI(target)
+				c := &counts[i]
+				for !stop.Load() {
+					err := hc.DoTimeout(req, resp, client.DefaultTimeout)
+					if counting.Load() {
+						c.n++
+						if err != nil || resp.StatusCode() >= 400 {
+							c.fails++
+						}
+					}
+				}
+			}()
+		}
+	case "net":
+		tr := &http.Transport{MaxIdleConnsPerHost: users, IdleConnTimeout: 90 * time.Second}
+		hcl := &http.Client{Transport: tr, Timeout: client.DefaultTimeout}
+		defer tr.CloseIdleConnections()
+		for i := range users {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := &counts[i]
+				for !stop.Load() {
+					resp, err := hcl.Get(target)
+					if err == nil {
+						_, err = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode >= 400 {
+							err = fmt.Errorf("status %d", resp.StatusCode)
+						}
+					}
+					if counting.Load() {
+						c.n++
+						if err != nil {
+							c.fails++
+						}
+					}
+				}
+			}()
+		}
+	}
+	time.Sleep(warmup)
+	counting.Store(true)
+	cpu0, t0 := measure.CPU(), time.Now()
+	lag := measure.StartLag(time.Millisecond)
+	time.Sleep(duration)
+	counting.Store(false)
+	res := result{cpu: measure.CPU() - cpu0, wall: time.Since(t0)}
+	res.lag50, res.lag99, res.lagMax = lag.Stop()
+	stop.Store(true)
+	wg.Wait()
+	for i := range counts {
+		res.reqs += counts[i].n
+		res.fails += counts[i].fails
+	}
+	return res
+}
