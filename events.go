@@ -164,6 +164,10 @@ type Events struct {
 	Report Hook[*ReportData]
 	// ResetStats fires after the statistics were reset.
 	ResetStats Hook[struct{}]
+	// LoadWarning fires when the generator itself runs short of CPU (over
+	// 90% of its cores, or its timers late by 20 ms or more), once each
+	// time it crosses into that state (Locust's cpu_warning).
+	LoadWarning Hook[LoadWarning]
 }
 
 func (e *Events) setPanicHandler(f func(msg, stack string)) {
@@ -175,4 +179,5 @@ func (e *Events) setPanicHandler(f func(msg, stack string)) {
 	e.UserError.onPanic = f
 	e.Report.onPanic = f
 	e.ResetStats.onPanic = f
+	e.LoadWarning.onPanic = f
 }

@@ -104,6 +104,8 @@ type Runner struct {
 	sharedMu   sync.Mutex
 	shared     map[any]any
 
+	monitor   loadMonitor
+	monWindow time.Duration
 	iters     atomic.Int64
 	reqs      atomic.Int64
 	userCount atomic.Int64
@@ -169,6 +171,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		stopCh:    make(chan struct{}),
 		limitCh:   make(chan struct{}),
 		shared:    map[any]any{},
+		monWindow: monitorWindow,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -379,6 +382,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.start = time.Now()
 	r.mu.Unlock()
 	r.events.TestStart.Fire(r)
+	mctx, mstop := context.WithCancel(ctx)
+	mdone := make(chan struct{})
+	go func() {
+		defer close(mdone)
+		r.monitorLoad(mctx)
+	}()
+	defer func() {
+		mstop()
+		<-mdone
+	}()
 	if r.cfg.RunTime > 0 {
 		t := time.AfterFunc(r.cfg.RunTime, func() { r.stopWith("run time") })
 		defer t.Stop()
