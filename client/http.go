@@ -24,7 +24,7 @@ import (
 // A session belongs to one user and is not safe for concurrent use.
 type HTTP struct {
 	u       *locust.User
-	base    *url.URL
+	base    string // scheme://host[:port][/path], no trailing slash
 	baseErr error
 	client  *http.Client
 	timeout time.Duration
@@ -126,7 +126,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	} else if b, err := url.Parse(strings.TrimSuffix(host, "/")); err != nil || b.Scheme == "" || b.Host == "" {
 		s.baseErr = errors.New("invalid host " + host + ": want an absolute URL like http://127.0.0.1:8080")
 	} else {
-		s.base = b
+		s.base = b.String()
 	}
 	rt := o.transport
 	if rt == nil {
@@ -134,8 +134,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	s.client = &http.Client{Transport: rt}
 	if !o.noCookies {
-		jar, _ := cookiejar.New(nil)
-		s.client.Jar = jar
+		s.client.Jar = &lazyJar{}
 	}
 	if o.noFollow {
 		s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -208,7 +207,46 @@ func (s *HTTP) resolve(path string) (string, error) {
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	return s.base.String() + path, nil
+	return s.base + path, nil
+}
+
+// lazyJar is a cookie jar made on the first cookie a server sets: until
+// then a request pays nothing for cookies. Like the session, it is used by
+// one user at a time.
+type lazyJar struct{ jar *cookiejar.Jar }
+
+func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	if j.jar == nil {
+		j.jar, _ = cookiejar.New(nil)
+	}
+	j.jar.SetCookies(u, cookies)
+}
+
+func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {
+	if j.jar == nil {
+		return nil
+	}
+	return j.jar.Cookies(u)
+}
+
+// readBody reads a whole body, in one allocation when its length is known.
+func readBody(resp *http.Response) ([]byte, error) {
+	head := resp.Request != nil && resp.Request.Method == http.MethodHead
+	if n := resp.ContentLength; n >= 0 && n <= 64<<20 && !head {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return buf, err
+		}
+		// a body longer than announced is an error of the server; read on
+		// to find out, as io.ReadAll would
+		var one [1]byte
+		if m, _ := resp.Body.Read(one[:]); m == 0 {
+			return buf, nil
+		}
+		rest, err := io.ReadAll(resp.Body)
+		return append(append(buf, one[0]), rest...), err
+	}
+	return io.ReadAll(resp.Body)
 }
 
 // Do sends req, reads the whole response, records it and returns it. A
@@ -253,7 +291,7 @@ func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 	resp, err := s.client.Do(hr)
 	var data []byte
 	if err == nil {
-		data, err = io.ReadAll(resp.Body)
+		data, err = readBody(resp)
 		resp.Body.Close()
 	}
 	d := time.Since(start)

@@ -147,3 +147,36 @@ func TestHTTPNoHostIsAnException(t *testing.T) {
 	assert.Contains(t, snap.Exceptions[0].Message, "no host")
 	assert.EqualValues(t, 0, snap.Total.Requests)
 }
+
+func TestHTTPBodiesAndHead(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/sized", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		w.Write([]byte("hello"))
+	})
+	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		for range 3 {
+			w.Write([]byte(strings.Repeat("x", 1000)))
+			w.(http.Flusher).Flush()
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+		c := client.HTTPFor(u)
+		r, err := c.Get(ctx, "/sized")
+		require.NoError(t, err)
+		assert.Equal(t, "hello", r.Text())
+		r, err = c.Get(ctx, "/chunked")
+		require.NoError(t, err)
+		assert.Len(t, r.Body, 3000)
+		r, err = c.Head(ctx, "/sized")
+		require.NoError(t, err)
+		assert.Empty(t, r.Body)
+		return nil
+	})
+	e, ok := snap.Entry("GET", "/chunked")
+	require.True(t, ok)
+	assert.EqualValues(t, 3000, e.ContentLength)
+	assert.EqualValues(t, 0, snap.Total.Failures)
+}
