@@ -22,7 +22,7 @@ func TestLoadWarningWhenGeneratorIsBusy(t *testing.T) {
 		return nil
 	}
 	ut := &UserType{Name: "busy", Tasks: NewTaskSet("spin").Task(1, spin)}
-	r, err := NewRunner(Config{Users: 2 * runtime.GOMAXPROCS(0), RunTime: 2500 * time.Millisecond,
+	r, err := NewRunner(Config{Users: 4 * runtime.GOMAXPROCS(0), RunTime: 2500 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}, ut)
 	require.NoError(t, err)
 	r.monWindow = 500 * time.Millisecond
