@@ -451,3 +451,33 @@ func TestConstantThroughputCapsTaskRate(t *testing.T) {
 	assert.LessOrEqual(t, calls.Load(), int64(22))
 	assert.GreaterOrEqual(t, calls.Load(), int64(4))
 }
+
+// A request cut short by the user's stop is not a failure of the target:
+// Measure does not record it, and StoppedBy tells a client so.
+func TestRequestCutByStopIsNotRecorded(t *testing.T) {
+	var before, after atomic.Bool
+	started := make(chan struct{}, 1)
+	r := newRunner(t, locust.Config{Users: 1}, &locust.UserType{Name: "U",
+		Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+			before.Store(u.StoppedBy(ctx))
+			_ = u.Measure(ctx, "GET", "/fine", func(context.Context) (int64, error) { return 1, nil })
+			return u.Measure(ctx, "GET", "/hang", func(ctx context.Context) (int64, error) {
+				started <- struct{}{}
+				<-ctx.Done()
+				after.Store(u.StoppedBy(ctx))
+				return 0, ctx.Err()
+			})
+		})})
+	wait := start(t, r)
+	<-started
+	r.Stop()
+	require.NoError(t, wait())
+	assert.False(t, before.Load(), "a running user is not stopped")
+	assert.True(t, after.Load(), "the stop ended the task's context")
+	snap := r.Snapshot()
+	_, hung := snap.Entry("GET", "/hang")
+	assert.False(t, hung, "the request cut by the stop is not recorded")
+	assert.EqualValues(t, 1, snap.Total.Requests)
+	assert.Empty(t, snap.Errors)
+	assert.Empty(t, snap.Exceptions)
+}

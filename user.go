@@ -127,6 +127,14 @@ func (u *User) LastTaskStart() time.Time { return u.lastTaskStart }
 // Stopping reports whether the user has been asked to stop.
 func (u *User) Stopping() bool { return u.stopping.Load() }
 
+// StoppedBy reports whether ctx (the context handed to the user's task)
+// ended because the user is being stopped. A request that failed then was
+// cut short by the end of the test, not by the target: clients do not
+// record it, as Locust drops such requests.
+func (u *User) StoppedBy(ctx context.Context) bool {
+	return ctx.Err() != nil && u.stopping.Load()
+}
+
 // Record reports one request to the runner's statistics and its Request
 // listeners. It does not allocate. Safe for concurrent use.
 func (u *User) Record(r Request) {
@@ -164,9 +172,8 @@ func (u *User) Measure(ctx context.Context, typ, name string, fn func(ctx contex
 	start := time.Now()
 	n, err := fn(ctx)
 	d := time.Since(start)
-	if err != nil && ctx.Err() != nil && u.stopping.Load() {
-		// the user was stopped mid-request: Locust drops such requests
-		return MarkRecorded(err)
+	if err != nil && u.StoppedBy(ctx) {
+		return MarkRecorded(err) // cut short by the stop: not recorded
 	}
 	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
 	return MarkRecorded(err)
@@ -338,7 +345,7 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 				return u.leaveSet(ctx, c, setStopped)
 			case IsRecorded(err):
 				// already counted as a failed request
-			case ctx.Err() != nil && u.stopping.Load():
+			case u.StoppedBy(ctx):
 				// cancelled by the stop: not an error of the task
 			default:
 				r.userError(u, err, "")
@@ -374,7 +381,7 @@ func (u *User) onStop(ctx context.Context, fn TaskFunc) {
 	err := u.call(ctx, fn, "on_stop")
 	switch {
 	case err == nil, errors.Is(err, ErrStopUser), IsRecorded(err):
-	case ctx.Err() != nil && u.stopping.Load():
+	case u.StoppedBy(ctx):
 	default:
 		u.runner.userError(u, err, "")
 	}

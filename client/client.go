@@ -24,8 +24,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	locust "github.com/golocust/locust"
 )
 
 // DefaultTimeout is the per-request timeout when none is given (Locust's
@@ -223,12 +221,6 @@ func remote(err error) string {
 		return " (" + op.Addr.String() + ")"
 	}
 	return ""
-}
-
-// stoppedBy reports whether err only means that the user was stopped: such
-// requests are not recorded, as in Locust.
-func stoppedBy(ctx context.Context, u *locust.User) bool {
-	return ctx.Err() != nil && u.Stopping()
 }
 
 // fill applies options to a request.

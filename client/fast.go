@@ -335,7 +335,7 @@ func (s *Fast) do(ctx context.Context, req *Request, contentType string) (*Respo
 	} else {
 		out.URL = s.urlOf(req.Path)
 	}
-	if err != nil && stoppedBy(ctx, s.u) {
+	if err != nil && s.u.StoppedBy(ctx) {
 		return out, locust.MarkRecorded(err)
 	}
 	var fail error

@@ -299,7 +299,7 @@ func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 	if resp != nil {
 		out.StatusCode, out.Header, out.Body = resp.StatusCode, resp.Header, data
 	}
-	if err != nil && stoppedBy(ctx, s.u) {
+	if err != nil && s.u.StoppedBy(ctx) {
 		return out, locust.MarkRecorded(err)
 	}
 	var fail error

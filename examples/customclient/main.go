@@ -60,7 +60,7 @@ func (c *Client) Send(ctx context.Context, name, request string) (string, error)
 	reply, err := c.roundTrip(ctx, request)
 	elapsed := time.Since(start)
 	switch {
-	case err != nil && ctx.Err() != nil && c.u.Stopping():
+	case err != nil && c.u.StoppedBy(ctx):
 		return "", err // cut short by the end of the test: not counted, as in Locust
 	case err != nil:
 		c.u.RecordFailure("tcp", name, elapsed, err) // FAILURE
