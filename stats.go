@@ -2,6 +2,7 @@ package locust
 
 import (
 	"cmp"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -55,7 +56,7 @@ type StatsOptions struct {
 // aggregate, failures grouped by (method, name, error), and exceptions
 // raised by user code.
 //
-// Recording (Record, RecordRecorder) is safe for concurrent use, does not
+// Recording (Stats.Record, Recorder.Record) is safe for concurrent use, does not
 // allocate, and takes no global lock: events are appended to one of several
 // sharded buffers and folded into per-entry HDR histograms in batches.
 // Snapshot is safe for concurrent use with recording. A Stats must not be
@@ -371,8 +372,10 @@ func (s *Stats) flushLocked(sh *shard) {
 	t.mu.Unlock()
 
 	var cur *entry
+	failed := false
 	for i := range buf {
 		smp := &buf[i]
+		failed = failed || smp.err != nil
 		if smp.e != cur {
 			if cur != nil {
 				cur.mu.Unlock()
@@ -386,13 +389,6 @@ func (s *Stats) flushLocked(sh *shard) {
 		cur.mu.Unlock()
 	}
 
-	failed := false
-	for i := range buf {
-		if buf[i].err != nil {
-			failed = true
-			break
-		}
-	}
 	if failed {
 		s.addErrors(buf)
 	}
@@ -405,7 +401,7 @@ func (s *Stats) flushLocked(sh *shard) {
 // string comparison, not a map lookup.
 func (s *Stats) addErrors(buf []sample) {
 	s.errMu.Lock()
-	defer s.errMu.Unlock() // err.Error() is user code: unlock even if it panics
+	defer s.errMu.Unlock()
 	var (
 		ee      *errorEntry
 		lastE   *entry
@@ -416,7 +412,7 @@ func (s *Stats) addErrors(buf []sample) {
 		if smp.err == nil {
 			continue
 		}
-		msg := smp.err.Error()
+		msg := errorText(smp.err)
 		if ee == nil || smp.e != lastE || msg != lastMsg {
 			var ok bool
 			if ee, ok = s.errors[errorKey{smp.e, msg}]; !ok {
@@ -429,6 +425,18 @@ func (s *Stats) addErrors(buf []sample) {
 		ee.last = max(ee.last, smp.end)
 		ee.first = min(ee.first, smp.end)
 	}
+}
+
+// errorText returns err.Error(), or says that it panicked: Error is user
+// code, and it runs while a shard is locked, on whichever goroutine
+// flushes (a user, or the one taking a snapshot).
+func errorText(err error) (msg string) {
+	defer func() {
+		if v := recover(); v != nil {
+			msg = fmt.Sprintf("%T whose Error method panicked: %v", err, v)
+		}
+	}()
+	return err.Error()
 }
 
 // add records one sample; e.mu must be held.
@@ -531,7 +539,8 @@ func (s *Stats) Reset() {
 }
 
 // Histogram returns a copy of the response-time histogram (in microseconds)
-// of the entry (typ, name), or of the aggregate when both are empty. It
+// of the entry (typ, name), or of the aggregate when typ is empty and name
+// is empty or AggregatedName. It
 // returns nil when there is no such entry. Safe for concurrent use; it
 // allocates a full histogram, so it is not for the hot path.
 func (s *Stats) Histogram(typ, name string) *hdr.Histogram {

@@ -388,3 +388,22 @@ func TestConcurrentRecordingLosesNothing(t *testing.T) {
 	assert.EqualValues(t, goroutines*perG, h.TotalCount())
 	assert.Nil(t, s.Histogram("GET", "/none"))
 }
+
+// panicky is an error whose Error method panics.
+type panicky struct{}
+
+func (panicky) Error() string { panic("no text for you") }
+
+// An error whose Error method panics neither crashes the flush nor leaves
+// its shard locked: it is counted under a text that says what happened.
+func TestFailureWithPanickingErrorText(t *testing.T) {
+	s := locust.NewStats(locust.StatsOptions{Shards: 1})
+	rc := s.Recorder()
+	rc.Record(locust.Request{Type: "GET", Name: "/x", Duration: time.Millisecond, Err: panicky{}})
+	snap := s.Snapshot()
+	require.Len(t, snap.Errors, 1)
+	assert.Equal(t, "locust_test.panicky whose Error method panicked: no text for you", snap.Errors[0].Error)
+	assert.EqualValues(t, 1, snap.Total.Failures)
+	rc.Record(locust.Request{Type: "GET", Name: "/x", Duration: time.Millisecond})
+	assert.EqualValues(t, 2, s.Snapshot().Total.Requests, "the shard still records")
+}
