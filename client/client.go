@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	locust "github.com/golocust/locust"
 )
 
 // DefaultTimeout is the per-request timeout when none is given (Locust's
@@ -223,11 +226,120 @@ func remote(err error) string {
 	return ""
 }
 
-// fill applies options to a request.
-func fill(method, path string, body []byte, opts []RequestOption) *Request {
-	r := &Request{Method: method, Path: path, Body: body}
+// sender is a session's own way to send a request; verbs builds the
+// convenience methods on it. contentType, when not empty, is the request's
+// Content-Type unless req.Header sets one.
+type sender interface {
+	send(ctx context.Context, req *Request, contentType string) (*Response, error)
+}
+
+// verbs gives a session its convenience methods (Get, Post, PostForm...):
+// HTTP and Fast both embed it, so they offer the same methods with the
+// same meaning. It reuses one Request, as a session serves one user at a
+// time.
+type verbs struct {
+	s  sender
+	rq Request
+}
+
+// build fills the reused Request.
+func (v *verbs) build(method, path string, body []byte, opts []RequestOption) *Request {
+	r := &v.rq
+	*r = Request{Method: method, Path: path, Body: body}
 	for _, o := range opts {
 		o(r)
 	}
 	return r
+}
+
+// Get sends a GET request.
+func (v *verbs) Get(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return v.s.send(ctx, v.build(http.MethodGet, path, nil, opts), "")
+}
+
+// Head sends a HEAD request.
+func (v *verbs) Head(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return v.s.send(ctx, v.build(http.MethodHead, path, nil, opts), "")
+}
+
+// Delete sends a DELETE request.
+func (v *verbs) Delete(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return v.s.send(ctx, v.build(http.MethodDelete, path, nil, opts), "")
+}
+
+// Options sends an OPTIONS request.
+func (v *verbs) Options(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return v.s.send(ctx, v.build(http.MethodOptions, path, nil, opts), "")
+}
+
+// Post sends a POST request with the given content type (unless a Header
+// option sets one) and body. The body is sent as is, not copied: do not
+// change it until Post returns.
+func (v *verbs) Post(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
+	return v.s.send(ctx, v.build(http.MethodPost, path, body, opts), contentType)
+}
+
+// Put sends a PUT request with the given content type and body, like Post.
+func (v *verbs) Put(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
+	return v.s.send(ctx, v.build(http.MethodPut, path, body, opts), contentType)
+}
+
+// Patch sends a PATCH request with the given content type and body, like
+// Post.
+func (v *verbs) Patch(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
+	return v.s.send(ctx, v.build(http.MethodPatch, path, body, opts), contentType)
+}
+
+// PostForm sends a POST request with a URL-encoded form, like a browser's
+// login form.
+func (v *verbs) PostForm(ctx context.Context, path string, form url.Values, opts ...RequestOption) (*Response, error) {
+	return v.Post(ctx, path, "application/x-www-form-urlencoded", []byte(form.Encode()), opts...)
+}
+
+// PostJSON sends v encoded as JSON in a POST request.
+func (v *verbs) PostJSON(ctx context.Context, path string, body any, opts ...RequestOption) (*Response, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return v.Post(ctx, path, "application/json", b, opts...)
+}
+
+// defaults returns the request's method, statistics name and timeout,
+// with the defaults filled in.
+func (req *Request) defaults(timeout time.Duration) (method, name string, d time.Duration) {
+	method, name, d = req.Method, req.Name, req.Timeout
+	if method == "" {
+		method = http.MethodGet
+	}
+	if name == "" {
+		name = req.Path
+	}
+	if d <= 0 {
+		d = timeout
+	}
+	return method, name, d
+}
+
+// finish applies the failure rules to a request that got out's response
+// (or the transport error err), records it for u, and returns what Do
+// returns. A request cut short by the user's stop is not recorded.
+func finish(ctx context.Context, u *locust.User, req *Request, method, name string, timeout time.Duration,
+	start time.Time, out *Response, err error) (*Response, error) {
+	if err != nil && u.StoppedBy(ctx) {
+		return out, locust.MarkRecorded(err)
+	}
+	var fail error
+	switch {
+	case err != nil:
+		fail = transportError(method, name, timeout, err)
+	case req.Check != nil:
+		if cerr := req.Check(out); cerr != nil {
+			fail = checkError(method, name, out.StatusCode, cerr)
+		}
+	case out.StatusCode >= 400:
+		fail = statusError(method, name, out.StatusCode)
+	}
+	u.Record(locust.Request{Type: method, Name: name, Start: start, Duration: out.Duration, Length: int64(len(out.Body)), Err: fail})
+	return out, fail
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"net"
@@ -42,6 +41,7 @@ import (
 //
 // A session belongs to one user and is not safe for concurrent use.
 type Fast struct {
+	verbs
 	u         *locust.User
 	hc        *fasthttp.HostClient // the base host's client
 	scheme    string               // "http" or "https"
@@ -56,7 +56,6 @@ type Fast struct {
 	req  fasthttp.Request
 	resp fasthttp.Response
 	out  Response
-	rq   Request // the request built by Get, Post and friends
 
 	lastPath, lastURL string
 
@@ -133,6 +132,7 @@ func NewFast(u *locust.User, opts ...HTTPOption) *Fast {
 		userAgent: "golocust/" + locust.Version,
 		hdr:       http.Header{}, keys: map[string]string{},
 	}
+	s.verbs.s = s
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -171,66 +171,6 @@ func hostPort(scheme, host string) string {
 	return net.JoinHostPort(host, "80")
 }
 
-// Get sends a GET request.
-func (s *Fast) Get(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.do(ctx, s.build(http.MethodGet, path, nil, opts), "")
-}
-
-// Head sends a HEAD request.
-func (s *Fast) Head(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.do(ctx, s.build(http.MethodHead, path, nil, opts), "")
-}
-
-// Delete sends a DELETE request.
-func (s *Fast) Delete(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.do(ctx, s.build(http.MethodDelete, path, nil, opts), "")
-}
-
-// Options sends an OPTIONS request.
-func (s *Fast) Options(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.do(ctx, s.build(http.MethodOptions, path, nil, opts), "")
-}
-
-// Post sends a POST request with the given content type and body. The body
-// is sent as is, not copied: do not change it until Post returns.
-func (s *Fast) Post(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
-	return s.do(ctx, s.build(http.MethodPost, path, body, opts), contentType)
-}
-
-// Put sends a PUT request with the given content type and body.
-func (s *Fast) Put(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
-	return s.do(ctx, s.build(http.MethodPut, path, body, opts), contentType)
-}
-
-// Patch sends a PATCH request with the given content type and body.
-func (s *Fast) Patch(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
-	return s.do(ctx, s.build(http.MethodPatch, path, body, opts), contentType)
-}
-
-// PostForm sends a POST request with a URL-encoded form.
-func (s *Fast) PostForm(ctx context.Context, path string, form url.Values, opts ...RequestOption) (*Response, error) {
-	return s.Post(ctx, path, "application/x-www-form-urlencoded", []byte(form.Encode()), opts...)
-}
-
-// PostJSON sends v encoded as JSON in a POST request.
-func (s *Fast) PostJSON(ctx context.Context, path string, v any, opts ...RequestOption) (*Response, error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return s.Post(ctx, path, "application/json", body, opts...)
-}
-
-// build fills the session's reusable Request.
-func (s *Fast) build(method, path string, body []byte, opts []RequestOption) *Request {
-	r := &s.rq
-	*r = Request{Method: method, Path: path, Body: body}
-	for _, o := range opts {
-		o(r)
-	}
-	return r
-}
-
 // Do sends req, reads the whole response, records it and returns it. A
 // failure (no response, a timeout, a status of 400 or more, or a Check that
 // returned an error) returns the response (if any) and an *Error; the
@@ -238,26 +178,15 @@ func (s *Fast) build(method, path string, body []byte, opts []RequestOption) *Re
 // stopped is not recorded. The returned Response is valid until the
 // session's next request (see Fast).
 func (s *Fast) Do(ctx context.Context, req *Request) (*Response, error) {
-	return s.do(ctx, req, "")
+	return s.send(ctx, req, "")
 }
 
 func isAbsolute(path string) bool {
 	return strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://")
 }
 
-func (s *Fast) do(ctx context.Context, req *Request, contentType string) (*Response, error) {
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	name := req.Name
-	if name == "" {
-		name = req.Path
-	}
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = s.timeout
-	}
+func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Response, error) {
+	method, name, timeout := req.defaults(s.timeout)
 
 	// prepare the request
 	fr := &s.req
@@ -309,7 +238,7 @@ func (s *Fast) do(ctx context.Context, req *Request, contentType string) (*Respo
 		deadline = dl
 	}
 	sent := method
-	err := s.send(ctx, hc, sent, deadline)
+	err := s.sendRetrying(ctx, hc, sent, deadline)
 	for hops := 0; err == nil && s.follow && isRedirect(s.resp.StatusCode()) && hops < 10; hops++ {
 		if onBase && s.jar != nil {
 			s.jar.update(&s.resp.Header)
@@ -318,12 +247,10 @@ func (s *Fast) do(ctx context.Context, req *Request, contentType string) (*Respo
 		if hc, onBase, sent, next, err = s.redirect(hc, onBase, sent); err != nil || !next {
 			break
 		}
-		err = s.send(ctx, hc, sent, deadline)
+		err = s.sendRetrying(ctx, hc, sent, deadline)
 	}
-	d := time.Since(start)
-
 	out := &s.out
-	*out = Response{Duration: d}
+	*out = Response{Duration: time.Since(start), URL: s.urlOf(req.Path)}
 	if err == nil {
 		if onBase && s.jar != nil {
 			s.jar.update(&s.resp.Header)
@@ -331,29 +258,8 @@ func (s *Fast) do(ctx context.Context, req *Request, contentType string) (*Respo
 		out.StatusCode = s.resp.StatusCode()
 		out.Body = s.resp.Body()
 		out.Header = s.fillHeader()
-		out.URL = s.urlOf(req.Path)
-	} else {
-		out.URL = s.urlOf(req.Path)
 	}
-	if err != nil && s.u.StoppedBy(ctx) {
-		return out, locust.MarkRecorded(err)
-	}
-	var fail error
-	switch {
-	case err != nil:
-		fail = transportError(method, name, timeout, err)
-	case req.Check != nil:
-		if cerr := req.Check(out); cerr != nil {
-			fail = checkError(method, name, out.StatusCode, cerr)
-		}
-	case out.StatusCode >= 400:
-		fail = statusError(method, name, out.StatusCode)
-	}
-	s.u.Record(locust.Request{Type: method, Name: name, Start: start, Duration: d, Length: int64(len(out.Body)), Err: fail})
-	if fail != nil {
-		return out, fail
-	}
-	return out, nil
+	return finish(ctx, s.u, req, method, name, timeout, start, out, err)
 }
 
 // urlOf returns the full URL of a path, cached for the last path.
@@ -493,9 +399,9 @@ func (s *Fast) abort(done <-chan struct{}) {
 	s.mu.Unlock()
 }
 
-// send performs the request, retrying idempotent requests whose pooled
+// sendRetrying performs the request, retrying idempotent requests whose pooled
 // connection turned out to be closed, as fasthttp does.
-func (s *Fast) send(ctx context.Context, hc *fasthttp.HostClient, method string, deadline time.Time) error {
+func (s *Fast) sendRetrying(ctx context.Context, hc *fasthttp.HostClient, method string, deadline time.Time) error {
 	idempotent := method == http.MethodGet || method == http.MethodHead || method == http.MethodPut ||
 		method == http.MethodDelete || method == http.MethodOptions
 	for attempt := 1; ; attempt++ {

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -23,6 +22,7 @@ import (
 //
 // A session belongs to one user and is not safe for concurrent use.
 type HTTP struct {
+	verbs
 	u       *locust.User
 	base    string // scheme://host[:port][/path], no trailing slash
 	baseErr error
@@ -114,6 +114,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 		f(&o)
 	}
 	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
+	s.verbs.s = s
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -145,56 +146,6 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 // Client returns the underlying *http.Client (with the session's cookie
 // jar), for requests you time yourself.
 func (s *HTTP) Client() *http.Client { return s.client }
-
-// Get sends a GET request.
-func (s *HTTP) Get(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, fill(http.MethodGet, path, nil, opts))
-}
-
-// Head sends a HEAD request.
-func (s *HTTP) Head(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, fill(http.MethodHead, path, nil, opts))
-}
-
-// Delete sends a DELETE request.
-func (s *HTTP) Delete(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, fill(http.MethodDelete, path, nil, opts))
-}
-
-// Options sends an OPTIONS request.
-func (s *HTTP) Options(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, fill(http.MethodOptions, path, nil, opts))
-}
-
-// Post sends a POST request with the given content type and body.
-func (s *HTTP) Post(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, fill(http.MethodPost, path, body, append(opts, Header("Content-Type", contentType))))
-}
-
-// Put sends a PUT request with the given content type and body.
-func (s *HTTP) Put(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, fill(http.MethodPut, path, body, append(opts, Header("Content-Type", contentType))))
-}
-
-// Patch sends a PATCH request with the given content type and body.
-func (s *HTTP) Patch(ctx context.Context, path, contentType string, body []byte, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, fill(http.MethodPatch, path, body, append(opts, Header("Content-Type", contentType))))
-}
-
-// PostForm sends a POST request with a URL-encoded form, like a browser's
-// login form.
-func (s *HTTP) PostForm(ctx context.Context, path string, form url.Values, opts ...RequestOption) (*Response, error) {
-	return s.Post(ctx, path, "application/x-www-form-urlencoded", []byte(form.Encode()), opts...)
-}
-
-// PostJSON sends v encoded as JSON in a POST request.
-func (s *HTTP) PostJSON(ctx context.Context, path string, v any, opts ...RequestOption) (*Response, error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return s.Post(ctx, path, "application/json", body, opts...)
-}
 
 // resolve turns a path into a URL on the session's host.
 func (s *HTTP) resolve(path string) (string, error) {
@@ -255,21 +206,14 @@ func readBody(resp *http.Response) ([]byte, error) {
 // failure is already recorded. A request cut short because the user was
 // stopped is not recorded.
 func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	name := req.Name
-	if name == "" {
-		name = req.Path
-	}
+	return s.send(ctx, req, "")
+}
+
+func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Response, error) {
+	method, name, timeout := req.defaults(s.timeout)
 	target, err := s.resolve(req.Path)
 	if err != nil {
 		return nil, err // a mistake in the test, not in the target: an exception
-	}
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = s.timeout
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -287,6 +231,9 @@ func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 	for k, vs := range req.Header {
 		hr.Header[k] = vs
 	}
+	if contentType != "" && hr.Header.Get("Content-Type") == "" {
+		hr.Header.Set("Content-Type", contentType)
+	}
 	start := time.Now()
 	resp, err := s.client.Do(hr)
 	var data []byte
@@ -294,28 +241,9 @@ func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 		data, err = readBody(resp)
 		resp.Body.Close()
 	}
-	d := time.Since(start)
-	out := &Response{Duration: d, URL: target}
+	out := &Response{Duration: time.Since(start), URL: target}
 	if resp != nil {
 		out.StatusCode, out.Header, out.Body = resp.StatusCode, resp.Header, data
 	}
-	if err != nil && s.u.StoppedBy(ctx) {
-		return out, locust.MarkRecorded(err)
-	}
-	var fail error
-	switch {
-	case err != nil:
-		fail = transportError(method, name, timeout, err)
-	case req.Check != nil:
-		if cerr := req.Check(out); cerr != nil {
-			fail = checkError(method, name, out.StatusCode, cerr)
-		}
-	case out.StatusCode >= 400:
-		fail = statusError(method, name, out.StatusCode)
-	}
-	s.u.Record(locust.Request{Type: method, Name: name, Start: start, Duration: d, Length: int64(len(data)), Err: fail})
-	if fail != nil {
-		return out, fail
-	}
-	return out, nil
+	return finish(ctx, s.u, req, method, name, timeout, start, out, err)
 }
