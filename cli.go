@@ -103,29 +103,26 @@ const (
 
 // options are the parsed core flags.
 type options struct {
-	users        int
-	spawnRate    float64
-	runTime      time.Duration
-	host         string
-	headless     bool
-	autostart    bool
-	iterations   int64
-	numRequests  int64
-	stopTimeout  time.Duration
-	onlySummary  bool
-	printStats   bool
-	resetStats   bool
-	tags         listValue
-	excludeTags  listValue
-	loglevel     string
-	exitOnError  int
-	list         bool
-	version      bool
-	help         bool
-	showRatio    bool
-	printEvery   time.Duration
-	currentPcts  bool
-	extraPercent []float64
+	users       int
+	spawnRate   float64
+	runTime     time.Duration
+	host        string
+	headless    bool
+	autostart   bool
+	iterations  int64
+	numRequests int64
+	stopTimeout time.Duration
+	onlySummary bool
+	printStats  bool
+	resetStats  bool
+	tags        listValue
+	excludeTags listValue
+	loglevel    string
+	exitOnError int
+	list        bool
+	version     bool
+	help        bool
+	showRatio   bool
 }
 
 type flagDoc struct {
@@ -242,7 +239,7 @@ func (c *Command) register(fs *flag.FlagSet, o *options) []flagDoc {
 	int64Var(&o.numRequests, flagDoc{names: []string{"n", "num-request"}, arg: "N", usage: "stop after N requests (old Locust)", env: "LOCUST_NUM_REQUEST", alias: true})
 	varFlag(spanValue{&o.stopTimeout}, flagDoc{names: []string{"s", "stop-timeout"}, arg: "TIME", usage: "let running tasks finish for up to this long when stopping (default 0: cancel at once)", env: "LOCUST_STOP_TIMEOUT"})
 	boolVar(&o.onlySummary, flagDoc{names: []string{"only-summary"}, usage: "print only the final summary, not the table every 2 s", env: "LOCUST_ONLY_SUMMARY"})
-	boolVar(&o.printStats, flagDoc{names: []string{"print-stats"}, usage: "print the stats table while running (default when headless)", env: "LOCUST_PRINT_STATS"})
+	boolVar(&o.printStats, flagDoc{names: []string{"print-stats"}, usage: "print the stats table while running (always on: this program has no web UI; --only-summary turns it off)", env: "LOCUST_PRINT_STATS"})
 	boolVar(&o.resetStats, flagDoc{names: []string{"reset-stats"}, usage: "reset the statistics once spawning completes", env: "LOCUST_RESET_STATS"})
 	varFlag(&o.tags, flagDoc{names: []string{"T", "tags"}, arg: "TAG,...", usage: "run only the tasks with any of these tags (repeatable)", env: "LOCUST_TAGS"})
 	varFlag(&o.excludeTags, flagDoc{names: []string{"E", "exclude-tags"}, arg: "TAG,...", usage: "do not run the tasks with any of these tags (repeatable)", env: "LOCUST_EXCLUDE_TAGS"})
@@ -308,7 +305,8 @@ func envName(flagName string) string {
 
 // Run parses args, runs the test and returns the exit code. It prints the
 // stats table every 2 seconds (unless --only-summary) and the final
-// summary to Stdout. A SIGINT or SIGTERM (or Signals) stops the test
+// summary to Stdout, or to Stderr when an extension reserves Stdout
+// (StdoutReserver, as --json does). A SIGINT or SIGTERM (or Signals) stops the test
 // gracefully, as Runner.Stop does: running tasks get --stop-timeout to
 // finish and the summary is still printed; a second signal kills the
 // process as usual. Cancelling ctx stops the test at once.
