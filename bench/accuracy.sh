@@ -15,17 +15,8 @@ NICE=${NICE:-0}
 PORT=${PORT:-18081}
 DELAY=${DELAY:-20ms}
 cd "$(dirname "$0")/.."
-TMP=$(mktemp -d)
-TARGET_PID=
-cleanup() {
-	if [[ -n $TARGET_PID ]]; then kill "$TARGET_PID" 2>/dev/null || true; wait "$TARGET_PID" 2>/dev/null || true; fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-go build -o "$TMP/" ./bench/target ./bench/golocust
-nice -n "$NICE" taskset -c 1 "$TMP/target" -addr "127.0.0.1:${PORT}" -delay "$DELAY" &
-TARGET_PID=$!
-sleep 0.5
+source bench/lib.sh
+start_target 1 -delay "$DELAY"
 delay_us=$(awk -v d="$DELAY" 'BEGIN { sub(/ms$/, "", d); print d * 1000 }')
 printf '%-7s %-6s %9s %9s %9s %10s %8s %11s %11s\n' client users "req/s" "p50 ms" "p99 ms" "p50/delay" "gen CPU" "lag p99 ms" "lag max ms"
 for n in $USERS; do

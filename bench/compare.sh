@@ -24,28 +24,13 @@ URL="http://127.0.0.1:${PORT}/"
 # shared machine (needs root); 0 leaves priorities alone.
 NICE=${NICE:-0}
 PIN0=(nice -n "$NICE" taskset -c 0)
-PIN1=(nice -n "$NICE" taskset -c 1)
 
 command -v wrk >/dev/null || { echo "compare.sh: wrk not found (apt-get install -y wrk)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "compare.sh: taskset not found (util-linux)" >&2; exit 1; }
 
 cd "$(dirname "$0")/.."
-TMP=$(mktemp -d)
-TARGET_PID=
-cleanup() {
-	if [[ -n $TARGET_PID ]]; then kill "$TARGET_PID" 2>/dev/null || true; wait "$TARGET_PID" 2>/dev/null || true; fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-go build -o "$TMP/" ./bench/target ./bench/golocust
-
-"${PIN1[@]}" "$TMP/target" -addr "127.0.0.1:${PORT}" &
-TARGET_PID=$!
-for _ in $(seq 50); do
-	if (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then break; fi
-	sleep 0.1
-done
+source bench/lib.sh
+start_target 1
 
 CLK=$(getconf CLK_TCK)
 # target CPU seconds so far (utime+stime from /proc/PID/stat)
