@@ -261,7 +261,7 @@ func TestFollowsRedirectsUnlessTold(t *testing.T) {
 		mux.HandleFunc("GET /next", func(w http.ResponseWriter, r *http.Request) {
 			c, err := r.Cookie("s")
 			if err != nil {
-				http.Error(w, "no cookie", 401)
+				http.Error(w, "no cookie", http.StatusUnauthorized)
 				return
 			}
 			w.Write([]byte("next " + c.Value))
