@@ -259,19 +259,9 @@ func (u *User) run(ctx context.Context) {
 			u.timer.Stop()
 		}
 	}()
-	r := u.runner
-	if u.typ.OnStart != nil {
-		if err := u.call(ctx, u.typ.OnStart, "on_start"); err != nil {
-			if errors.Is(err, ErrStopUser) {
-				u.finish(ctx)
-				return
-			}
-			if !IsRecorded(err) {
-				r.userError(u, err, "")
-			}
-		}
+	if u.typ.OnStart == nil || !u.onStart(ctx, u.typ.OnStart) {
+		u.runSet(ctx, u.root, true)
 	}
-	u.runSet(ctx, u.root, true)
 	u.finish(ctx)
 }
 
@@ -295,17 +285,9 @@ const (
 // interrupted.
 func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 	r := u.runner
-	if c.onStart != nil {
-		if err := u.call(ctx, c.onStart, "on_start"); err != nil {
-			if errors.Is(err, ErrStopUser) {
-				return setStopped
-			}
-			if !IsRecorded(err) {
-				r.userError(u, err, "")
-			}
-		}
+	if c.onStart != nil && u.onStart(ctx, c.onStart) {
+		return setStopped
 	}
-	result := setStopped
 	wait := c.wait
 	if wait == nil {
 		wait = u.typ.Wait
@@ -362,7 +344,7 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 			break
 		}
 	}
-	return u.leaveSet(ctx, c, result)
+	return u.leaveSet(ctx, c, setStopped)
 }
 
 // leaveSet runs the set's OnStop on every exit (interrupt or stop, like
@@ -372,6 +354,22 @@ func (u *User) leaveSet(ctx context.Context, c *compiledSet, res int) int {
 		u.onStop(ctx, c.onStop)
 	}
 	return res
+}
+
+// onStart runs an on-start function and records its error, unless the
+// error was already recorded as a failed request or comes from the stop's
+// cancellation; the user goes on, as in Locust. It reports whether the
+// function asked the user to stop (ErrStopUser).
+func (u *User) onStart(ctx context.Context, fn TaskFunc) (stop bool) {
+	err := u.call(ctx, fn, "on_start")
+	switch {
+	case errors.Is(err, ErrStopUser):
+		return true
+	case err == nil, IsRecorded(err), u.StoppedBy(ctx):
+	default:
+		u.runner.userError(u, err, "")
+	}
+	return false
 }
 
 // onStop runs an on-stop function and records its error, unless the error
