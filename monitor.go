@@ -37,7 +37,7 @@ type loadMonitor struct {
 // CPUPercent is the process's CPU use over the last 5 seconds, as a
 // percentage of GOMAXPROCS cores (0 before the first window, or where the
 // platform does not say).
-func (r *Runner) CPUPercent() float64 { return float64frombits(r.monitor.cpu.Load()) }
+func (r *Runner) CPUPercent() float64 { return math.Float64frombits(r.monitor.cpu.Load()) }
 
 // SchedulingLag is the worst lateness of the runner's own 100 ms timer over
 // the last 5 seconds: when it grows, response times include time spent
@@ -76,7 +76,7 @@ func (r *Runner) monitorLoad(ctx context.Context) {
 				cpu0 = cpu1
 			}
 			wall0 = last
-			r.monitor.cpu.Store(float64bits(pct))
+			r.monitor.cpu.Store(math.Float64bits(pct))
 			r.monitor.lag.Store(int64(worst))
 			high := pct >= cpuWarnPercent || worst >= lagWarnDuration
 			if high && !warned {
@@ -89,6 +89,3 @@ func (r *Runner) monitorLoad(ctx context.Context) {
 		}
 	}
 }
-
-func float64bits(f float64) uint64     { return math.Float64bits(f) }
-func float64frombits(b uint64) float64 { return math.Float64frombits(b) }
