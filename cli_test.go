@@ -393,3 +393,28 @@ func TestCommandSignalRespectsStopTimeout(t *testing.T) {
 	assert.Equal(t, "stopped", res.runner.StopReason())
 	assert.Contains(t, res.stdout, "Aggregated")
 }
+
+// The Report hook lets a program add its own data to the final report, and
+// Quitting fires once, after the summary, before Run returns.
+func TestReportAndQuittingHooks(t *testing.T) {
+	var quitting atomic.Int32
+	var report *locust.ReportData
+	c := &locust.Command{Users: []*locust.UserType{fastUser("U")}, Setup: func(_ context.Context, r *locust.Runner) error {
+		r.Events().Report.Add(func(d *locust.ReportData) {
+			report = d
+			d.Add("git_commit", "3f2a9c1")
+			d.Add("build", 42)
+		})
+		r.Events().Quitting.Add(func(*locust.Runner) { quitting.Add(1) })
+		return nil
+	}}
+	res := runCmd(t, c, nil, "--headless", "-i", "50")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.EqualValues(t, 1, quitting.Load())
+	require.NotNil(t, report)
+	require.NotNil(t, report.Snapshot)
+	assert.EqualValues(t, 50, report.Snapshot.Total.Requests, "the report sees the final statistics")
+	keys, values := report.Extra()
+	assert.Equal(t, []string{"git_commit", "build"}, keys)
+	assert.Equal(t, map[string]any{"git_commit": "3f2a9c1", "build": 42}, values)
+}

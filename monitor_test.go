@@ -37,6 +37,7 @@ func TestLoadWarningWhenGeneratorIsBusy(t *testing.T) {
 	w := last.Load().(LoadWarning)
 	assert.True(t, w.CPUPercent >= cpuWarnPercent || w.Lag >= lagWarnDuration, "%+v", w)
 	assert.Positive(t, r.CPUPercent())
+	assert.Positive(t, r.SchedulingLag(), "the lag of the last window is kept")
 }
 
 // An idle generator reports a low CPU use. (Whether it warns depends on

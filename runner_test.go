@@ -241,7 +241,7 @@ func TestPanickingTaskIsAnException(t *testing.T) {
 	var errs []locust.UserError
 	var mu sync.Mutex
 	var calls atomic.Int64
-	r := newRunner(t, locust.Config{Iterations: 5}, &locust.UserType{Name: "U",
+	r := newRunner(t, locust.Config{Iterations: 5, Node: "worker-1"}, &locust.UserType{Name: "U",
 		Tasks: locust.NewTaskSet("t").Task(1, func(context.Context, *locust.User) error {
 			calls.Add(1)
 			panic("kaboom")
@@ -254,6 +254,7 @@ func TestPanickingTaskIsAnException(t *testing.T) {
 	assert.EqualValues(t, 5, ex[0].Count)
 	assert.Contains(t, ex[0].Message, "kaboom")
 	assert.Contains(t, ex[0].Traceback, "runner_test.go")
+	assert.Equal(t, []string{"worker-1"}, ex[0].Nodes, "Config.Node names the process")
 	require.Len(t, errs, 5)
 	var pe *locust.PanicError
 	require.ErrorAs(t, errs[0].Err, &pe)

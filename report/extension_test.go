@@ -526,3 +526,27 @@ func TestExtensionFromCode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "<h1>From code</h1>")
 }
+
+// A program adds its own data to the reports through the Report hook: it
+// lands in the --json-file document and in the HTML report.
+func TestReportHookDataReachesTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	user := &locust.UserType{Name: "u", Tasks: locust.NewTaskSet("u").Task(1, func(_ context.Context, u *locust.User) error {
+		u.RecordSuccess("GET", "/", time.Millisecond, 2)
+		return nil
+	})}
+	c := &locust.Command{Users: []*locust.UserType{user}, Extensions: []locust.Extension{NewExtension()},
+		Setup: func(_ context.Context, r *locust.Runner) error {
+			r.Events().Report.Add(func(d *locust.ReportData) { d.Add("git_commit", "3f2a9c1") })
+			return nil
+		}}
+	res := runCommand(t, c, "-i", "20", "--json-file", filepath.Join(dir, "r.json"), "--html", filepath.Join(dir, "r.html"))
+	require.Equal(t, 0, res.code, res.stderr)
+	doc, err := ReadDocumentFile(filepath.Join(dir, "r.json"))
+	require.NoError(t, err)
+	assert.Equal(t, "3f2a9c1", doc.Extra["git_commit"])
+	html, err := os.ReadFile(filepath.Join(dir, "r.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "git_commit")
+	assert.Contains(t, string(html), "3f2a9c1")
+}
