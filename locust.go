@@ -216,13 +216,17 @@ func (r *Runner) State() State { return State(r.state.Load()) }
 // UserCount is the number of running users.
 func (r *Runner) UserCount() int { return int(r.userCount.Load()) }
 
-// UserCounts returns the number of running users of each type, by name.
+// UserCounts returns the number of running users of each type, by name
+// (types with none running are left out). Like UserCount, it does not count
+// users that stopped themselves (ErrStopUser).
 func (r *Runner) UserCounts() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := make(map[string]int, len(r.typeCount))
-	for t, n := range r.typeCount {
-		m[t.Name] = n
+	for _, u := range r.users {
+		if u.counted.Load() {
+			m[u.typ.Name]++
+		}
 	}
 	return m
 }

@@ -482,3 +482,31 @@ func TestRequestCutByStopIsNotRecorded(t *testing.T) {
 	assert.Empty(t, snap.Errors)
 	assert.Empty(t, snap.Exceptions)
 }
+
+// A user that stops itself leaves both counts, and its slot is not
+// refilled.
+func TestUserStoppingItselfLeavesTheCounts(t *testing.T) {
+	var mu sync.Mutex
+	stopped := map[int]bool{}
+	r := newRunner(t, locust.Config{Users: 4}, &locust.UserType{Name: "U",
+		Wait: locust.Constant(5 * time.Millisecond),
+		Tasks: locust.NewTaskSet("t").Task(1, func(_ context.Context, u *locust.User) error {
+			if u.ID()%2 == 0 {
+				mu.Lock()
+				stopped[u.ID()] = true
+				mu.Unlock()
+				return locust.ErrStopUser
+			}
+			return nil
+		})})
+	wait := start(t, r)
+	require.Eventually(t, func() bool { return r.UserCount() == 2 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // time enough to (wrongly) refill
+	assert.Equal(t, 2, r.UserCount())
+	assert.Equal(t, map[string]int{"U": 2}, r.UserCounts())
+	r.Stop()
+	require.NoError(t, wait())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[int]bool{2: true, 4: true}, stopped, "no new user replaced the stopped ones")
+}
