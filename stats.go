@@ -308,7 +308,9 @@ func (s *Stats) recorder() Recorder {
 
 // Record adds one request to the statistics. A nil r.Err is a success;
 // anything else is a failure grouped by (r.Type, r.Name, r.Err.Error()).
-// It is safe for concurrent use and does not allocate.
+// It is safe for concurrent use and does not allocate, but it picks a shard
+// through a counter all callers share: goroutines that record a lot should
+// each use their own Recorder (users do).
 func (s *Stats) Record(r Request) {
 	s.recorder().record(&r)
 }
