@@ -115,6 +115,7 @@ type Runner struct {
 	limitOnce sync.Once
 	limitCh   chan struct{} // iterations or requests exhausted
 	stopWhy   atomic.Pointer[string]
+	abortErr  atomic.Pointer[error]
 }
 
 // NewRunner checks the user types and returns a Runner for them. Every
@@ -316,6 +317,31 @@ func (r *Runner) Stop() { r.stopWith("stopped") }
 // p95 < 300ms failed"). The first reason given wins.
 func (r *Runner) StopWith(reason string) { r.stopWith(reason) }
 
+// Abort stops the test at once because it cannot go on (a client found
+// that the host is missing or not a URL, a configuration error): users are
+// stopped without a stop timeout and Run returns err. The first call (of
+// Abort, Stop or StopWith) wins; a nil err is an error "aborted". Safe for
+// concurrent use, from tasks too.
+func (r *Runner) Abort(err error) {
+	if err == nil {
+		err = errors.New("aborted")
+	}
+	r.stopOnce.Do(func() {
+		r.abortErr.Store(&err)
+		why := "aborted: " + err.Error()
+		r.stopWhy.Store(&why)
+		close(r.stopCh)
+	})
+}
+
+// aborted returns the error given to Abort, or nil.
+func (r *Runner) aborted() error {
+	if p := r.abortErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 func (r *Runner) stopWith(why string) {
 	r.stopOnce.Do(func() {
 		r.stopWhy.Store(&why)
@@ -373,13 +399,20 @@ func (r *Runner) userError(u *User, err error, stack string) {
 }
 
 // Run runs the test: it spawns the users, and returns when the test stops
-// (run time, iterations, requests, Stop, or ctx cancelled) after every
-// user has stopped. It returns an error only if the runner already ran.
+// (run time, iterations, requests, Stop, Abort, or ctx cancelled) after
+// every user has stopped. It returns an error if the runner already ran,
+// or the error given to Abort.
+//
+// Users run in a context that carries ctx's values; it ends, with the cause
+// ErrUserStopped, when the user is stopped. Cancelling ctx stops every user
+// at once.
 func (r *Runner) Run(ctx context.Context) error {
 	if !r.state.CompareAndSwap(int32(StateReady), int32(StateSpawning)) {
 		return errors.New("locust: Runner.Run called twice")
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// users see ctx's values, not its cancellation: the runner stops them
+	// itself, so that their contexts end with the cause ErrUserStopped
+	uctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	r.stats.Reset()
 	r.mu.Lock()
@@ -400,7 +433,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		t := time.AfterFunc(r.cfg.RunTime, func() { r.stopWith("run time") })
 		defer t.Stop()
 	}
-	graceful := r.control(ctx)
+	graceful := r.control(ctx, uctx)
 	r.state.Store(int32(StateStopping))
 	r.stopAll(graceful)
 	r.wg.Wait()
@@ -410,12 +443,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Unlock()
 	r.state.Store(int32(StateStopped))
 	r.events.TestStop.Fire(r)
-	return nil
+	return r.aborted()
 }
 
 // control spawns and stops users until the test must stop. It returns the
 // stop timeout to use for the remaining users (-1: let tasks finish).
-func (r *Runner) control(ctx context.Context) time.Duration {
+// Users are spawned in uctx; ctx is the run's context.
+func (r *Runner) control(ctx, uctx context.Context) time.Duration {
 	var (
 		rampStart   time.Time
 		rampFrom    int
@@ -457,7 +491,7 @@ func (r *Runner) control(ctx context.Context) time.Duration {
 				}
 			}
 			for len(r.users) < want {
-				r.spawnLocked(ctx)
+				r.spawnLocked(uctx)
 			}
 			for len(r.users) > want {
 				u := r.users[len(r.users)-1]
@@ -489,8 +523,11 @@ func (r *Runner) control(ctx context.Context) time.Duration {
 		select {
 		case <-ctx.Done():
 			r.stopWith("cancelled")
-			return r.cfg.StopTimeout
+			return 0
 		case <-r.stopCh:
+			if r.aborted() != nil {
+				return 0
+			}
 			return r.cfg.StopTimeout
 		case <-r.limitCh:
 			if r.cfg.Iterations > 0 && r.iters.Load() >= r.cfg.Iterations {
@@ -563,8 +600,9 @@ func (r *Runner) nextType() *UserType {
 func (r *Runner) spawnLocked(ctx context.Context) {
 	t := r.nextType()
 	r.nextID++
-	uctx, cancel := context.WithCancel(ctx)
+	uctx, cancel := context.WithCancelCause(ctx)
 	u := &User{
+		ctx:    uctx,
 		id:     r.nextID,
 		typ:    t,
 		runner: r,
@@ -580,7 +618,7 @@ func (r *Runner) spawnLocked(ctx context.Context) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		defer cancel()
+		defer cancel(ErrUserStopped)
 		u.run(uctx)
 		if !u.stopping.Load() {
 			// the user stopped itself (ErrStopUser, iterations): it no

@@ -80,6 +80,8 @@ type Stats struct {
 	excOrder   []string
 
 	resetAt atomic.Int64 // unix nanos of the last reset (start time)
+
+	cutShort atomic.Int64 // requests cut short by the stop (not in the entries)
 }
 
 type entryKey struct{ typ, name string }
@@ -538,6 +540,16 @@ func (s *Stats) Reset() {
 	s.exceptions = map[string]*exceptionEntry{}
 	s.excOrder = nil
 	s.excMu.Unlock()
+	s.cutShort.Store(0)
+}
+
+// RecordCutShort counts n requests that were cut short by the stop of the
+// test: in flight when their user was stopped, they are not in the entries
+// (as in Locust), but Snapshot.CutShort counts them so that successes,
+// failures and cut-short requests add up to what the target received.
+// Safe for concurrent use.
+func (s *Stats) RecordCutShort(n int64) {
+	s.cutShort.Add(n)
 }
 
 // Histogram returns a copy of the response-time histogram (in microseconds)
@@ -696,6 +708,10 @@ type Snapshot struct {
 	Exceptions []ExceptionStats
 	// UserCount is the number of running users (set by the Runner).
 	UserCount int
+	// CutShort is the number of requests cut short by the stop of the test:
+	// in flight when their user was stopped, they are in no entry, as in
+	// Locust. Total.Requests + CutShort is what the clients sent.
+	CutShort int64
 }
 
 // Entry returns the entry (typ, name) of the snapshot, if present.
@@ -713,7 +729,7 @@ func (s *Snapshot) Entry(typ, name string) (EntryStats, bool) {
 // a few times per second.
 func (s *Stats) Snapshot() *Snapshot {
 	s.Flush()
-	snap := &Snapshot{Time: s.now()}
+	snap := &Snapshot{Time: s.now(), CutShort: s.cutShort.Load()}
 	s.total.mu.Lock()
 	lastSec := s.total.last / int64(time.Second) // 0 when no request yet
 	snap.Total = s.total.statsLocked(s.percentiles, lastSec)

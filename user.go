@@ -85,12 +85,20 @@ type User struct {
 	lastTaskStart time.Time
 	timer         *time.Timer
 
+	ctx context.Context // the user's context, set before it runs
+
 	stopping atomic.Bool
 	counted  atomic.Bool // counted in Runner.UserCount
 	stopCh   chan struct{}
 	stopOnce sync.Once
-	cancel   context.CancelFunc
+	cancel   context.CancelCauseFunc
 }
+
+// ErrUserStopped is the cause (context.Cause) of a user's context when the
+// user is stopped: by the end of the test, a ramp-down, the run's context
+// or an abort. A request that fails with this cause was cut short by the
+// stop, not by the target.
+var ErrUserStopped = errors.New("locust: user stopped")
 
 // ID is the user's number, unique within its runner, counting from 1.
 func (u *User) ID() int { return u.id }
@@ -127,12 +135,22 @@ func (u *User) LastTaskStart() time.Time { return u.lastTaskStart }
 // Stopping reports whether the user has been asked to stop.
 func (u *User) Stopping() bool { return u.stopping.Load() }
 
-// StoppedBy reports whether ctx (the context handed to the user's task)
-// ended because the user is being stopped. A request that failed then was
-// cut short by the end of the test, not by the target: clients do not
-// record it, as Locust drops such requests.
+// StoppedBy reports whether ctx (the context handed to the user's task, or
+// one derived from it) ended because the user was stopped: its cause is
+// ErrUserStopped. A request that failed then was cut short by the stop, not
+// by the target: clients do not record it, as Locust drops such requests,
+// but count it with RecordCutShort. A context that ended for another reason
+// (a task's own timeout, even during a graceful stop) is not a stop.
 func (u *User) StoppedBy(ctx context.Context) bool {
-	return ctx.Err() != nil && u.stopping.Load()
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrUserStopped)
+}
+
+// RecordCutShort counts one request cut short by the stop (see StoppedBy):
+// it is in no entry, as in Locust, but in Snapshot.CutShort, so that
+// successes, failures and cut-short requests add up to what the target
+// received. Safe for concurrent use.
+func (u *User) RecordCutShort() {
+	u.runner.stats.RecordCutShort(1)
 }
 
 // Record reports one request to the runner's statistics and its Request
@@ -149,19 +167,31 @@ func (u *User) RecordSuccess(typ, name string, d time.Duration, length int64) {
 
 // RecordFailure reports a failed request of the given type and name that
 // took d and failed with err (a nil err is recorded as "unknown error").
-// A context.Canceled error of a user being stopped is not recorded: such a
-// request was cut short by the end of the test, as Locust drops them.
+// An error caused by the user's stop (ErrUserStopped, or context.Canceled
+// once the user's context ended with that cause) is not recorded as a
+// failure: such a request was cut short by the stop, as Locust drops them,
+// and is counted in Snapshot.CutShort instead.
 func (u *User) RecordFailure(typ, name string, d time.Duration, err error) {
 	if err == nil {
 		err = errUnknown
 	}
-	if u.stopping.Load() && errors.Is(err, context.Canceled) {
-		return // cut short by the user's stop: not a failure, as in Locust
+	if u.cutByStop(err) {
+		u.RecordCutShort()
+		return
 	}
 	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Err: err})
 }
 
 var errUnknown = errors.New("unknown error")
+
+// cutByStop reports whether err comes from the user's stop.
+func (u *User) cutByStop(err error) bool {
+	if errors.Is(err, ErrUserStopped) {
+		return true
+	}
+	return u.stopping.Load() && errors.Is(err, context.Canceled) &&
+		u.ctx != nil && errors.Is(context.Cause(u.ctx), ErrUserStopped)
+}
 
 // Measure times fn and reports it as a request of the given type and name:
 // a success with the returned length, or a failure with the returned error.
@@ -173,7 +203,8 @@ func (u *User) Measure(ctx context.Context, typ, name string, fn func(ctx contex
 	n, err := fn(ctx)
 	d := time.Since(start)
 	if err != nil && u.StoppedBy(ctx) {
-		return MarkRecorded(err) // cut short by the stop: not recorded
+		u.RecordCutShort() // cut short by the stop: counted, in no entry
+		return MarkRecorded(err)
 	}
 	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
 	return MarkRecorded(err)
@@ -211,10 +242,10 @@ func (u *User) requestStop(timeout time.Duration) {
 		u.stopping.Store(true)
 		close(u.stopCh)
 		if timeout <= 0 {
-			u.cancel()
+			u.cancel(ErrUserStopped)
 			return
 		}
-		time.AfterFunc(timeout, u.cancel)
+		time.AfterFunc(timeout, func() { u.cancel(ErrUserStopped) })
 	})
 }
 
