@@ -550,3 +550,66 @@ func TestReportHookDataReachesTheFiles(t *testing.T) {
 	assert.Contains(t, string(html), "git_commit")
 	assert.Contains(t, string(html), "3f2a9c1")
 }
+
+// Requests in flight at the stop are cut short: in no entry, but counted
+// under "cut_short" in the --json-file document and on a line of the HTML
+// summary, so that successes + failures + cut short is every request sent.
+// The CSV files keep Locust's headers.
+func TestCutShortInReports(t *testing.T) {
+	srv := newServer(t, 0, 300*time.Millisecond)
+	var sent atomic.Int64
+	user := &locust.UserType{Name: "u", Tasks: locust.NewTaskSet("u").Task(1, func(ctx context.Context, u *locust.User) error {
+		return u.Measure(ctx, "GET", "/slow", func(ctx context.Context) (int64, error) {
+			sent.Add(1)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/slow", nil)
+			if err != nil {
+				return 0, err
+			}
+			resp, err := srv.client.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			return io.Copy(io.Discard, resp.Body)
+		})
+	})}
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "run")
+	res := runCommand(t, &locust.Command{Users: []*locust.UserType{user}, Extensions: []locust.Extension{NewExtension()}},
+		"-u", "3", "-r", "100", "-t", "1100ms", "--csv", prefix,
+		"--json-file", filepath.Join(dir, "run.json"), "--html", filepath.Join(dir, "run.html"))
+	require.Equal(t, 0, res.code, res.stderr)
+
+	raw, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	require.Contains(t, m, "cut_short")
+	doc, err := ReadDocumentFile(filepath.Join(dir, "run.json"))
+	require.NoError(t, err)
+	assert.Positive(t, doc.CutShort, "3 users were in the middle of a 300 ms request at the stop")
+	assert.LessOrEqual(t, doc.CutShort, int64(3))
+	assert.Equal(t, float64(doc.CutShort), m["cut_short"])
+	assert.Equal(t, sent.Load(), doc.Total.NumRequests+doc.CutShort, "every request sent is a success, a failure or cut short")
+	assert.Zero(t, doc.Total.NumFailures, "a request cut short is no failure")
+
+	html, err := os.ReadFile(filepath.Join(dir, "run.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), fmt.Sprintf(`<div class="s cut-short">%d cut short by the stop</div>`, doc.CutShort))
+
+	stats := readCSV(t, prefix+"_stats.csv")
+	assert.Equal(t, statsHeader, stats[0])
+	agg := findRow(stats, "", "Aggregated")
+	require.NotNil(t, agg)
+	assert.Equal(t, strconv.FormatInt(doc.Total.NumRequests, 10), agg[2], "the CSV counts no cut-short request")
+	assert.Equal(t, historyHeader, readCSV(t, prefix+"_stats_history.csv")[0])
+	assert.Equal(t, failuresHeader, readCSV(t, prefix+"_failures.csv")[0])
+}
+
+// A --json-file written before cut_short existed still reads, as 0.
+func TestReadDocumentWithoutCutShort(t *testing.T) {
+	d, err := ReadDocument(strings.NewReader(`{"stats": [{"name": "/", "method": "GET", "num_requests": 3, "response_times": {"5.0": 3}}], "total": {"name": "Aggregated", "num_requests": 3}}`))
+	require.NoError(t, err)
+	assert.Zero(t, d.CutShort)
+	assert.Equal(t, Counts{5: 3}, d.Stats[0].ResponseTimes)
+}

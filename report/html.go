@@ -46,6 +46,7 @@ type htmlView struct {
 	Host        string
 	Users       int
 	Total       locust.EntryStats
+	CutShort    int64
 	TotalRPS    float64
 	TotalFPS    float64
 	P95, P99    time.Duration
@@ -104,6 +105,7 @@ func WriteHTML(w io.Writer, in ReportInput) error {
 		Host:       in.Host,
 		Users:      in.users(),
 		Total:      s.Total,
+		CutShort:   s.CutShort,
 		TotalRPS:   s.Total.TotalRPS(s.Total),
 		TotalFPS:   s.Total.TotalFailPerSec(s.Total),
 		Failures:   s.Errors,
