@@ -63,8 +63,9 @@ func WithTitle(title string) Option {
 // into the history and rewrites the CSV files (stats, failures and
 // exceptions whole, through a temporary file and a rename; the history by
 // appending), so that a killed run leaves its data behind. Stop writes
-// every file complete, also after a signal stopped the test; its final
-// history rows may share the second of the rows before them.
+// every file complete, also after a signal stopped the test. The history
+// has one set of rows per second: when the test stops in the second of the
+// last rows, the final rows replace them.
 //
 // An Extension serves one Command run at a time: Flags, Configure, Start
 // and Stop must not be called concurrently with each other. History may be
@@ -90,6 +91,7 @@ type Extension struct {
 	log      *slog.Logger
 	baseline *Document
 	histFile *os.File
+	histOff  int64 // offset of the last rows in histFile; -1 before any (writeLock)
 	started  chan struct{}
 	stopped  chan struct{}
 	quit     chan struct{}
@@ -181,6 +183,7 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 		e.log = slog.Default()
 	}
 	e.history, e.lastRow, e.csvErr, e.report, e.compared, e.baseline = nil, 0, nil, nil, nil, nil
+	e.histOff = -1
 	e.onceS, e.onceT, e.onceQ = sync.Once{}, sync.Once{}, sync.Once{}
 	if e.compareFile != "" {
 		d, err := ReadDocumentFile(e.compareFile)
@@ -308,16 +311,18 @@ func (e *Extension) sample(snap *locust.Snapshot) {
 	}
 }
 
-// appendHistory appends the rows of snap to the history file: at most one
-// set of rows per second while running, and always the final one.
-// writeLock must be held.
+// appendHistory appends the rows of snap to the history file: one set of
+// rows per second (each timestamp appears once per entry). While running,
+// a snapshot in the second of the last rows is skipped; the final one
+// replaces the rows of its second, so that the file ends with the final
+// statistics. writeLock must be held.
 func (e *Extension) appendHistory(snap *locust.Snapshot, final bool) error {
 	if e.histFile == nil {
 		return nil
 	}
 	sec := snap.Time.Unix()
 	e.mu.Lock()
-	dup := sec == e.lastRow
+	dup := e.histOff >= 0 && sec == e.lastRow
 	e.lastRow = sec
 	e.mu.Unlock()
 	if dup && !final {
@@ -327,8 +332,24 @@ func (e *Extension) appendHistory(snap *locust.Snapshot, final bool) error {
 	if err := WriteStatsHistoryRows(&buf, snap, e.fullHistory); err != nil {
 		return err
 	}
-	_, err := e.histFile.Write(buf.Bytes())
-	return err
+	if dup {
+		// the final rows take the place of the rows of the same second
+		if err := e.histFile.Truncate(e.histOff); err != nil {
+			return err
+		}
+		if _, err := e.histFile.Seek(e.histOff, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	off, err := e.histFile.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := e.histFile.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	e.histOff = off
+	return nil
 }
 
 // writeWholeCSVs rewrites the stats, failures and exceptions files.

@@ -202,11 +202,7 @@ func TestCommandWritesEveryFile(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, len(stamps), 2, "a row per second")
 	for i := 1; i < len(stamps); i++ {
-		if i < len(stamps)-1 {
-			assert.Greater(t, stamps[i], stamps[i-1], "a row per second")
-		} else {
-			assert.GreaterOrEqual(t, stamps[i], stamps[i-1], "the final rows may share the second of the last ones")
-		}
+		assert.Greater(t, stamps[i], stamps[i-1], "one row per second, the final one too")
 	}
 	assert.NotNil(t, findRow(hist, "GET", "/slow"), "--csv-full-history writes every entry")
 	lastAgg := hist[len(hist)-1]
@@ -612,4 +608,59 @@ func TestReadDocumentWithoutCutShort(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, d.CutShort)
 	assert.Equal(t, Counts{5: 3}, d.Stats[0].ResponseTimes)
+}
+
+// The history CSV has each timestamp once per entry: a snapshot in the
+// second of the last rows is skipped while running, and the final rows
+// replace the rows of their second (they were written twice before).
+func TestHistoryCSVOneRowPerSecond(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "run")
+	user := &locust.UserType{Name: "u", Wait: locust.Constant(5 * time.Millisecond),
+		Tasks: locust.NewTaskSet("u").
+			Task(1, func(ctx context.Context, u *locust.User) error {
+				u.RecordSuccess("GET", "/a", time.Millisecond, 1)
+				return nil
+			}).
+			Task(1, func(ctx context.Context, u *locust.User) error {
+				u.RecordSuccess("GET", "/b", time.Millisecond, 1)
+				return nil
+			})}
+	r, err := locust.NewRunner(locust.Config{Users: 1, RunTime: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, user)
+	require.NoError(t, err)
+	ext := NewExtension(WithInterval(time.Hour)) // the test takes the samples
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	ext.Flags(fs)
+	require.NoError(t, fs.Parse([]string{"--csv", prefix, "--csv-full-history"}))
+	require.NoError(t, ext.Start(context.Background(), r, io.Discard))
+	require.NoError(t, r.Run(context.Background()))
+
+	snap := r.Snapshot()
+	require.Len(t, snap.Entries, 2)
+	at := func(d time.Duration, requests int64) *locust.Snapshot {
+		s := *snap
+		s.Time = snap.Time.Truncate(time.Second).Add(d)
+		s.Total.Requests = requests
+		return &s
+	}
+	ext.sample(at(0, 10))
+	ext.sample(at(time.Second, 20))
+	ext.sample(at(time.Second+400*time.Millisecond, 25)) // same second: skipped
+	_, err = ext.Stop(context.Background(), r, at(time.Second+700*time.Millisecond, 30), io.Discard)
+	require.NoError(t, err)
+
+	hist := readCSV(t, prefix+"_stats_history.csv")
+	assert.Equal(t, historyHeader, hist[0])
+	require.Len(t, hist, 1+2*3, "two seconds of rows for /a, /b and Aggregated")
+	seen := map[string]bool{}
+	for _, row := range hist[1:] {
+		k := row[0] + " " + row[2] + " " + row[3]
+		assert.False(t, seen[k], "timestamp written twice for one entry: %s", k)
+		seen[k] = true
+	}
+	last := hist[len(hist)-1]
+	assert.Equal(t, "Aggregated", last[3])
+	assert.Equal(t, "30", last[col(hist, "Total Request Count")], "the final rows replaced those of their second")
+	assert.Equal(t, strconv.FormatInt(snap.Time.Truncate(time.Second).Unix()+1, 10), last[0])
+	assert.Equal(t, "10", hist[3][col(hist, "Total Request Count")], "the first second's rows stay")
 }
