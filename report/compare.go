@@ -82,8 +82,8 @@ type Change struct {
 	Regressed bool
 }
 
-// Relative is (After-Before)/Before; +Inf when Before is 0 and After is
-// not, 0 when both are. Safe for concurrent use.
+// Relative is (After-Before)/|Before|; an infinity of After's sign when
+// Before is 0 and After is not, 0 when both are. Safe for concurrent use.
 func (c Change) Relative() float64 {
 	if c.Before == 0 {
 		if c.After == 0 {

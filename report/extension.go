@@ -56,11 +56,12 @@ func WithTitle(title string) Option {
 //	--json-file FILE         the whole test as a JSON document
 //	--html FILE              the HTML report
 //	--compare FILE           compare with a --json-file of an earlier run
+//	                         (changes beyond the tolerance and significant)
 //	--compare-tolerance TOL  allowed change, "10%" or "0.1" (default 10%)
 //	--compare-fail           a regression makes the exit code 3
 //
 // While the test runs, one goroutine samples the statistics every second
-// into the history and rewrites the CSV files (stats, failures and
+// (WithInterval) into the history and rewrites the CSV files (stats, failures and
 // exceptions whole, through a temporary file and a rename; the history by
 // appending), so that a killed run leaves its data behind. Stop writes
 // every file complete, also after a signal stopped the test. The history
@@ -152,7 +153,7 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&e.jsonOut, "json", false, "print the final statistics as JSON on stdout")
 	fs.StringVar(&e.jsonFile, "json-file", "", "write the test's statistics as a JSON document to `FILE` (the --compare format)")
 	fs.StringVar(&e.htmlFile, "html", "", "write an HTML report to `FILE`")
-	fs.StringVar(&e.compareFile, "compare", "", "compare with `BASELINE.json`, a --json-file of an earlier run")
+	fs.StringVar(&e.compareFile, "compare", "", "compare with `BASELINE.json`, a --json-file of an earlier run; a change is flagged when beyond the tolerance and significant (p < 0.05)")
 	fs.Var(&e.tolerance, "compare-tolerance", "the relative change --compare allows (`TOLERANCE`, e.g. 10% or 0.1)")
 	fs.BoolVar(&e.compareFail, "compare-fail", false, fmt.Sprintf("exit with code %d when --compare finds a regression", threshold.ExitCode))
 }
@@ -171,8 +172,9 @@ func (e *Extension) Configure(cfg *locust.Config) error {
 }
 
 // Start checks the flags, reads the --compare baseline, creates the CSV
-// files and starts the goroutine that samples the statistics every second
-// until the test stops (or ctx is done, or Stop is called). An unreadable
+// files and starts the goroutine that, from the test's start, samples the
+// statistics every second (WithInterval) until the test stops (or ctx is
+// done, or Stop is called). An unreadable
 // --compare file is an error, so that the program exits with
 // locust.ExitUsage before the test. Not safe for concurrent use (see
 // Extension).
@@ -406,7 +408,8 @@ func (e *Extension) Comparison() *Comparison {
 }
 
 // Stop ends the sampling goroutine, writes the final CSV files, prints the
-// comparison and the --json output to out, and writes the --json-file and
+// comparison to out (to the WithStderr writer with --json, which keeps out
+// for itself) and the --json output to out, and writes the --json-file and
 // --html files. With --compare-fail, a regression decides the exit code:
 // threshold.ExitCode. It waits for the sampling goroutine to end, so no
 // goroutine of the extension outlives it. Not safe for concurrent use (see
@@ -534,7 +537,8 @@ func hostOf(r *locust.Runner) string {
 
 // ReservesStdout reports whether --json was given: the command then prints
 // its tables on stderr so that stdout holds the JSON alone
-// (locust.StdoutReserver).
+// (locust.StdoutReserver). Not safe for concurrent use with Flags (see
+// Extension).
 func (e *Extension) ReservesStdout() bool { return e.jsonOut }
 
 var _ locust.StdoutReserver = (*Extension)(nil)

@@ -107,7 +107,8 @@ type Document struct {
 	Failures   []Failure         `json:"failures"`
 	Exceptions []Exception       `json:"exceptions"`
 	Thresholds []ThresholdResult `json:"thresholds"`
-	// History is the per-second samples of the run (may be empty).
+	// History is the per-second samples of the run (may be empty); see
+	// Sample.MarshalJSON for their keys.
 	History []Sample `json:"history,omitempty"`
 	// Extra holds what Events.Report listeners added.
 	Extra map[string]any `json:"extra,omitempty"`
