@@ -92,16 +92,23 @@ type ThresholdResult struct {
 // test with its final statistics. It is plain data, safe to copy and to
 // read from many goroutines.
 type Document struct {
-	Start      time.Time         `json:"start"`
-	End        time.Time         `json:"end"`
-	Host       string            `json:"host"`
-	UserCount  int               `json:"user_count"` // the highest user count seen
-	Stats      []Entry           `json:"stats"`      // sorted by (name, method)
-	Total      Entry             `json:"total"`      // the Aggregated row
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Host      string    `json:"host"`
+	UserCount int       `json:"user_count"` // the highest user count seen
+	Stats     []Entry   `json:"stats"`      // sorted by (name, method)
+	Total     Entry     `json:"total"`      // the Aggregated row
+	// CutShort is the number of requests cut short by the stop of the test
+	// (locust.Snapshot.CutShort): in flight when the users were stopped,
+	// they are in no entry, as in Locust, but counted here, so that
+	// Total.NumRequests + CutShort is what the clients sent. 0 in documents
+	// written before it existed.
+	CutShort   int64             `json:"cut_short"`
 	Failures   []Failure         `json:"failures"`
 	Exceptions []Exception       `json:"exceptions"`
 	Thresholds []ThresholdResult `json:"thresholds"`
-	// History is the per-second samples of the run (may be empty).
+	// History is the per-second samples of the run (may be empty); see
+	// Sample.MarshalJSON for their keys.
 	History []Sample `json:"history,omitempty"`
 	// Extra holds what Events.Report listeners added.
 	Extra map[string]any `json:"extra,omitempty"`
@@ -192,6 +199,7 @@ func NewDocument(in ReportInput) *Document {
 		Host:       in.Host,
 		UserCount:  in.users(),
 		Stats:      make([]Entry, 0, len(s.Entries)),
+		CutShort:   s.CutShort,
 		Failures:   make([]Failure, 0, len(s.Errors)),
 		Exceptions: make([]Exception, 0, len(s.Exceptions)),
 		Thresholds: make([]ThresholdResult, 0, len(in.Thresholds)),
