@@ -2,6 +2,7 @@ package locust_test
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -88,4 +89,47 @@ func TestCommandSummaryCountsCutShort(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.NotContains(t, res.stdout, "cut short")
 	assert.True(t, strings.HasSuffix(res.stdout, "\n\n"))
+}
+
+// Prepare gets the parsed configuration and chosen types and returns the
+// types to run; the program's definitions are left alone.
+func TestCommandPrepareChangesTypesFromOwnFlag(t *testing.T) {
+	slow := &locust.UserType{Name: "Slow", Wait: locust.Constant(time.Minute), Tasks: locust.NewTaskSet("s").Task(1, func(_ context.Context, u *locust.User) error {
+		u.RecordSuccess("GET", "/", time.Millisecond, 0)
+		return nil
+	})}
+	other := idleUser("Other")
+	run := func(args ...string) (cmdResult, []*locust.UserType) {
+		var got []*locust.UserType
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fast := fs.Bool("fast", false, "short waits")
+		c := &locust.Command{Users: []*locust.UserType{slow, other}, Flags: fs,
+			Prepare: func(_ context.Context, cfg *locust.Config, types []*locust.UserType) ([]*locust.UserType, error) {
+				got = types
+				if cfg.Host == "" {
+					cfg.Host = "http://127.0.0.1:1"
+				}
+				if !*fast {
+					return types, nil
+				}
+				out := make([]*locust.UserType, len(types))
+				for i, ty := range types {
+					c := *ty
+					c.Wait = locust.Constant(time.Millisecond)
+					out[i] = &c
+				}
+				return out, nil
+			}}
+		return runCmd(t, c, nil, args...), got
+	}
+	res, got := run("Slow", "--fast", "--headless", "-t", "1s", "--only-summary")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, []*locust.UserType{slow}, got, "the types chosen on the command line")
+	assert.Greater(t, res.runner.Snapshot().Total.Requests, int64(20), "--fast shortened the wait")
+	assert.Equal(t, locust.Constant(time.Minute), slow.Wait, "the definition is left alone")
+	assert.Equal(t, "http://127.0.0.1:1", res.runner.Config().Host, "Prepare may change the configuration")
+
+	res, _ = run("Slow", "--headless", "-t", "1s", "--only-summary")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.EqualValues(t, 1, res.runner.Snapshot().Total.Requests, "without --fast: one task, then a minute's wait")
 }
