@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -15,14 +14,19 @@ import (
 // in Locust: config files (~/.locust.conf, ./locust.conf, --config FILE),
 // LOCUST_* variables, then the command line.
 
-// ignoredLocustKeys are Locust options that a config file shared with
-// Python Locust may hold and that mean nothing to this program (unless an
-// extension defines them): they are skipped with a note, not an error.
-var ignoredLocustKeys = []string{
-	"locustfile", "f", "web-host", "web-port", "P", "web-auth", "web-login", "tls-cert", "tls-key",
-	"class-picker", "autoquit", "headful", "master", "worker", "master-host", "master-port",
-	"master-bind-host", "master-bind-port", "expect-workers", "expect-workers-max-wait",
-	"equal-weights", "enable-rebalancing", "show-task-ratio-json", "modern-ui", "legacy-ui", "processes",
+// ignoredLocustKey tells the Locust options that a config file shared
+// with Python Locust may hold and that mean nothing to this program
+// (unless an extension defines them): they are skipped with a note, not
+// an error.
+func ignoredLocustKey(key string) bool {
+	switch key {
+	case "locustfile", "f", "web-host", "web-port", "P", "web-auth", "web-login", "tls-cert", "tls-key",
+		"class-picker", "autoquit", "headful", "master", "worker", "master-host", "master-port",
+		"master-bind-host", "master-bind-port", "expect-workers", "expect-workers-max-wait",
+		"equal-weights", "enable-rebalancing", "show-task-ratio-json", "modern-ui", "legacy-ui", "processes":
+		return true
+	}
+	return false
 }
 
 // configFiles returns the config files to read, in order: the two
@@ -103,7 +107,7 @@ func (s *session) parseConfig(file string, r *os.File) ([]setting, error) {
 		key = strings.ReplaceAll(strings.TrimLeft(key, "-"), "_", "-")
 		from := fmt.Sprintf("%s line %d", file, n)
 		if s.fs.Lookup(key) == nil {
-			if slices.Contains(ignoredLocustKeys, key) {
+			if ignoredLocustKey(key) {
 				s.notes = append(s.notes, note{"config option ignored (no meaning in this program)", from + ": " + key})
 				continue
 			}
