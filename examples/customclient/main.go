@@ -26,11 +26,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/run"
 )
 
 // Client is one user's connection to the key-value service: the talk's
@@ -185,31 +185,26 @@ func tcpAddr(host string) (string, error) {
 	return p.Host, nil
 }
 
+// main is run.Main with one addition: Prepare checks --host, or starts
+// the key-value server on 127.0.0.1 and targets it.
 func main() {
-	var local *Server
-	cmd := &locust.Command{
-		Name:  "customclient",
-		Users: []*locust.UserType{kvUser},
-		Setup: func(ctx context.Context, r *locust.Runner) error {
-			if host := r.Config().Host; host != "" {
-				if _, err := tcpAddr(host); err != nil {
-					return err
-				}
-				fmt.Printf("customclient: load testing %s (no local server started)\n", host)
-				return nil
+	cmd := run.Command(kvUser)
+	cmd.Name = "customclient"
+	cmd.Prepare = func(ctx context.Context, cfg *locust.Config, types []*locust.UserType) ([]*locust.UserType, error) {
+		if cfg.Host != "" {
+			if _, err := tcpAddr(cfg.Host); err != nil {
+				return nil, err
 			}
-			srv, err := StartServer("127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			local, kvUser.Host = srv, "tcp://"+srv.Addr()
-			fmt.Printf("customclient: load testing %s, a key-value server started by this program on 127.0.0.1\n", kvUser.Host)
-			return nil
-		},
+			fmt.Printf("customclient: load testing %s (no local server started)\n", cfg.Host)
+			return types, nil
+		}
+		srv, err := StartServer("127.0.0.1:0") // ends with the process
+		if err != nil {
+			return nil, err
+		}
+		cfg.Host = "tcp://" + srv.Addr()
+		fmt.Printf("customclient: load testing %s, a key-value server started by this program on 127.0.0.1\n", cfg.Host)
+		return types, nil
 	}
-	code := cmd.Run(context.Background(), os.Args[1:])
-	if local != nil {
-		local.Close()
-	}
-	os.Exit(code)
+	cmd.Main()
 }
