@@ -238,7 +238,7 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		deadline = dl
 	}
 	sent := method
-	err := s.sendRetrying(ctx, hc, sent, deadline)
+	err := s.roundTrip(ctx, hc, deadline, sent == http.MethodHead)
 	for hops := 0; err == nil && s.follow && isRedirect(s.resp.StatusCode()) && hops < 10; hops++ {
 		if onBase && s.jar != nil {
 			s.jar.update(&s.resp.Header)
@@ -247,7 +247,7 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		if hc, onBase, sent, next, err = s.redirect(hc, onBase, sent); err != nil || !next {
 			break
 		}
-		err = s.sendRetrying(ctx, hc, sent, deadline)
+		err = s.roundTrip(ctx, hc, deadline, sent == http.MethodHead)
 	}
 	out := &s.out
 	*out = Response{Duration: time.Since(start), URL: s.urlOf(req.Path)}
@@ -399,32 +399,22 @@ func (s *Fast) abort(done <-chan struct{}) {
 	s.mu.Unlock()
 }
 
-// sendRetrying performs the request, retrying idempotent requests whose pooled
-// connection turned out to be closed, as fasthttp does.
-func (s *Fast) sendRetrying(ctx context.Context, hc *fasthttp.HostClient, method string, deadline time.Time) error {
-	idempotent := method == http.MethodGet || method == http.MethodHead || method == http.MethodPut ||
-		method == http.MethodDelete || method == http.MethodOptions
-	for attempt := 1; ; attempt++ {
-		retry, err := s.roundTrip(ctx, hc, deadline, method == http.MethodHead)
-		if err == nil || !retry || !idempotent || attempt >= 5 || ctx.Err() != nil || !time.Now().Before(deadline) {
-			return err
-		}
-	}
-}
-
 // roundTrip sends the session's request on one pooled connection and reads
-// the response. The connection is registered for abort while in use.
-func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline time.Time, head bool) (retry bool, err error) {
+// the response. The connection is registered for abort while in use. It
+// never retries: a pooled connection that the target closed is one failed
+// request, as the target saw it, not a hidden second attempt (fasthttp's
+// own Do retries idempotent requests).
+func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline time.Time, head bool) error {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return err
 	}
 	wait := time.Until(deadline)
 	if wait <= 0 {
-		return false, fasthttp.ErrTimeout
+		return fasthttp.ErrTimeout
 	}
 	cc, err := hc.AcquireConn(wait, false)
 	if err != nil {
-		return false, err
+		return err
 	}
 	conn := cc.Conn()
 	s.mu.Lock()
@@ -445,11 +435,11 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 	}
 	if ctx.Err() != nil { // ended before abort could see the connection
 		finish(true)
-		return false, ctx.Err()
+		return ctx.Err()
 	}
 	if err = conn.SetDeadline(deadline); err != nil {
 		finish(true)
-		return true, err
+		return err
 	}
 	bw := hc.AcquireWriter(conn)
 	err = s.req.Write(bw)
@@ -459,7 +449,7 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 	hc.ReleaseWriter(bw)
 	if err != nil {
 		finish(true)
-		return true, err
+		return err
 	}
 	s.resp.Reset()
 	s.resp.SkipBody = head
@@ -468,10 +458,10 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 	hc.ReleaseReader(br)
 	if err != nil {
 		finish(true)
-		return !errors.Is(err, fasthttp.ErrBodyTooLarge), err
+		return err
 	}
 	finish(s.resp.ConnectionClose() || s.req.ConnectionClose())
-	return false, nil
+	return nil
 }
 
 // fastJar is a Fast session's cookie jar: the cookies its host set, by

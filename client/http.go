@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -29,6 +31,90 @@ type HTTP struct {
 	client  *http.Client
 	timeout time.Duration
 	header  http.Header
+
+	// the request in flight, for the trace hook that sees each attempt
+	trace        httptrace.ClientTrace
+	method, name string
+	attempts     int           // connections asked for in this hop
+	attemptStart time.Time     // when the current attempt asked for one
+	retried      time.Duration // time spent in failed attempts
+	rc           *reqCtx
+}
+
+// reqCtx is a request context that a session reuses from request to
+// request: derived once from a task's context, carrying the session's
+// trace, and cancelled by one reusable timer when a request overruns its
+// timeout. A context per request would cost a context and a timer each.
+type reqCtx struct {
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+// requestContext returns the reusable context for requests made under
+// parent, making a new one when parent changed or the last one timed out.
+func (s *HTTP) requestContext(parent context.Context, timeout time.Duration) *reqCtx {
+	if rc := s.rc; rc != nil && rc.ctx.Err() == nil && sameContext(rc.parent, parent) {
+		rc.timer.Reset(timeout)
+		return rc
+	}
+	if old := s.rc; old != nil {
+		// unregister it from its parent, which may live on (a task that
+		// adds a value to its context for each request)
+		old.timer.Stop()
+		old.cancel(context.Canceled)
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	rc := &reqCtx{parent: parent, ctx: httptrace.WithClientTrace(ctx, &s.trace), cancel: cancel}
+	rc.timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	s.rc = rc
+	return rc
+}
+
+// done ends a request made with rc: its timer is stopped, and a context
+// that the timer cancelled (or is cancelling) is not used again.
+func (s *HTTP) done(rc *reqCtx) {
+	if !rc.timer.Stop() && s.rc == rc {
+		s.rc = nil
+	}
+}
+
+// sameContext reports whether a and b are the same context, without
+// panicking on a context type that cannot be compared.
+func sameContext(a, b context.Context) bool {
+	t := reflect.TypeOf(a)
+	return t == reflect.TypeOf(b) && t.Comparable() && a == b
+}
+
+// gotConnRequest is the trace hook called each time the transport asks for
+// a connection for a request. net/http retries an idempotent request once,
+// on a new connection, when a reused one was closed before any byte of the
+// response: a second call in the same hop is that retry, and the failed
+// attempt is recorded on its own, as the target saw it.
+func (s *HTTP) getConn(string) {
+	now := time.Now()
+	s.attempts++
+	if s.attempts > 1 {
+		d := now.Sub(s.attemptStart)
+		s.retried += d
+		s.u.Record(locust.Request{Type: s.method, Name: s.name, Start: s.attemptStart, Duration: d,
+			Err: transportError(s.method, s.name, s.timeout, errClosedBeforeResponse)})
+	}
+	s.attemptStart = now
+}
+
+// hops is the session's RoundTripper: it marks the start of each hop (a
+// request, or a redirect followed) for the attempt count, and passes the
+// request on to the transport.
+type hops struct {
+	s  *HTTP
+	rt http.RoundTripper
+}
+
+func (h hops) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.s.attempts = 0
+	return h.rt.RoundTrip(req)
 }
 
 var _ Client = (*HTTP)(nil)
@@ -115,6 +201,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
 	s.verbs.s = s
+	s.trace.GetConn = s.getConn
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -133,7 +220,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if rt == nil {
 		rt = SharedTransport(u.Runner())
 	}
-	s.client = &http.Client{Transport: rt}
+	s.client = &http.Client{Transport: hops{s, rt}}
 	if !o.noCookies {
 		s.client.Jar = &lazyJar{}
 	}
@@ -215,13 +302,13 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if err != nil {
 		return nil, err // a mistake in the test, not in the target: an exception
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	rc := s.requestContext(ctx, timeout)
+	defer s.done(rc)
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(rctx, method, target, body)
+	hr, err := http.NewRequestWithContext(rc.ctx, method, target, body)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +321,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if contentType != "" && hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", contentType)
 	}
+	s.method, s.name, s.retried = method, name, 0
 	start := time.Now()
 	resp, err := s.client.Do(hr)
 	var data []byte
@@ -241,6 +329,8 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 		data, err = readBody(resp)
 		resp.Body.Close()
 	}
+	// failed attempts before a retry are recorded on their own
+	start = start.Add(s.retried)
 	out := &Response{Duration: time.Since(start), URL: target}
 	if resp != nil {
 		out.StatusCode, out.Header, out.Body = resp.StatusCode, resp.Header, data
