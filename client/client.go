@@ -173,6 +173,25 @@ func transportError(method, name string, timeout time.Duration, err error) *Erro
 	return &Error{Method: method, Name: name, Err: err, msg: describe(timeout, err)}
 }
 
+// parseHost checks a session's host: an http or https URL with a host
+// ("http://127.0.0.1:8080", a trailing slash or a base path allowed). The
+// error is one line naming the mistake and its fix.
+func parseHost(host string) (*url.URL, error) {
+	if host == "" {
+		return nil, errors.New("no host: set --host/-H or UserType.Host")
+	}
+	b, err := url.Parse(strings.TrimSuffix(host, "/"))
+	switch {
+	case !strings.Contains(host, "://"):
+		return nil, fmt.Errorf("host %q is not a URL: use http://%s", host, host)
+	case err != nil || b.Host == "":
+		return nil, fmt.Errorf("host %q is not a URL: use one like http://127.0.0.1:8080", host)
+	case b.Scheme != "http" && b.Scheme != "https":
+		return nil, fmt.Errorf("host %q is not an http or https URL", host)
+	}
+	return b, nil
+}
+
 // errClosedBeforeResponse is the failure of an attempt whose connection
 // the target closed before any byte of a response.
 var errClosedBeforeResponse = errors.New("connection closed before the response")

@@ -35,9 +35,15 @@ import (
 // their path or domain); requests to full URLs on other hosts send none.
 // WithTransport does not apply to Fast.
 //
-// A request cut short because its user was stopped is not recorded. The
-// cut is immediate once the connection is open; a connection being dialled
-// finishes dialling (bounded by the request's timeout) first.
+// A request cut short because its user was stopped is in no entry but
+// counted as cut short (locust.Snapshot.CutShort). The cut is immediate
+// once the connection is open; a connection being dialled finishes
+// dialling (bounded by the request's timeout) first.
+//
+// A Fast session never retries (fasthttp's own Do retries idempotent
+// requests up to five times): each attempt is one request in the
+// statistics, and a pooled connection that the target closed is a failure,
+// "connection closed before the response".
 //
 // A session belongs to one user and is not safe for concurrent use.
 type Fast struct {
@@ -121,7 +127,8 @@ func FastFor(u *locust.User) *Fast {
 
 // NewFast returns a new fast session for u. The options are those of
 // NewHTTP (WithHost, WithTimeout, WithHeader, WithoutCookies,
-// WithoutRedirects); WithTransport is ignored.
+// WithoutRedirects); WithTransport is ignored. As with NewHTTP, a session
+// without a usable host aborts the test on its first request to a path.
 func NewFast(u *locust.User, opts ...HTTPOption) *Fast {
 	var o httpOptions
 	for _, f := range opts {
@@ -143,13 +150,9 @@ func NewFast(u *locust.User, opts ...HTTPOption) *Fast {
 	if host == "" {
 		host = u.Host()
 	}
-	if host == "" {
-		s.baseErr = errors.New("no host: set --host (-H), Config.Host or UserType.Host")
-		return s
-	}
-	b, err := url.Parse(strings.TrimSuffix(host, "/"))
-	if err != nil || (b.Scheme != "http" && b.Scheme != "https") || b.Host == "" {
-		s.baseErr = errors.New("invalid host " + host + ": want an absolute URL like http://127.0.0.1:8080")
+	b, err := parseHost(host)
+	if err != nil {
+		s.baseErr = err
 		return s
 	}
 	s.scheme, s.host = b.Scheme, b.Host
@@ -175,8 +178,8 @@ func hostPort(scheme, host string) string {
 // failure (no response, a timeout, a status of 400 or more, or a Check that
 // returned an error) returns the response (if any) and an *Error; the
 // failure is already recorded. A request cut short because the user was
-// stopped is not recorded. The returned Response is valid until the
-// session's next request (see Fast).
+// stopped is counted as cut short, in no entry. The returned Response is
+// valid until the session's next request (see Fast).
 func (s *Fast) Do(ctx context.Context, req *Request) (*Response, error) {
 	return s.send(ctx, req, "")
 }
@@ -202,7 +205,9 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		fr.SetRequestURI(req.Path)
 	} else {
 		if s.baseErr != nil {
-			return nil, s.baseErr // a mistake in the test, not in the target: an exception
+			// a mistake in the test, not in the target: the test cannot go on
+			s.u.Runner().Abort(s.baseErr)
+			return nil, s.baseErr
 		}
 		fr.SetRequestURI(req.Path)
 		if !strings.HasPrefix(req.Path, "/") {

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -193,7 +192,11 @@ func HTTPFor(u *locust.User) *HTTP {
 	return s
 }
 
-// NewHTTP returns a new session for u.
+// NewHTTP returns a new session for u. Its host is WithHost's, or else the
+// user's; it must be an http or https URL. A session without a usable host
+// can still send requests to full URLs, but its first request to a path
+// aborts the test (locust.Runner.Abort) with one line naming the mistake,
+// such as "no host: set --host/-H or UserType.Host".
 func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	var o httpOptions
 	for _, f := range opts {
@@ -209,10 +212,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if host == "" {
 		host = u.Host()
 	}
-	if host == "" {
-		s.baseErr = errors.New("no host: set --host (-H), Config.Host or UserType.Host")
-	} else if b, err := url.Parse(strings.TrimSuffix(host, "/")); err != nil || b.Scheme == "" || b.Host == "" {
-		s.baseErr = errors.New("invalid host " + host + ": want an absolute URL like http://127.0.0.1:8080")
+	if b, err := parseHost(host); err != nil {
+		s.baseErr = err
 	} else {
 		s.base = b.String()
 	}
@@ -240,6 +241,8 @@ func (s *HTTP) resolve(path string) (string, error) {
 		return path, nil
 	}
 	if s.baseErr != nil {
+		// a mistake in the test, not in the target: the test cannot go on
+		s.u.Runner().Abort(s.baseErr)
 		return "", s.baseErr
 	}
 	if !strings.HasPrefix(path, "/") {
@@ -291,7 +294,11 @@ func readBody(resp *http.Response) ([]byte, error) {
 // failure (no response, a timeout, a status of 400 or more, or a Check that
 // returned an error) returns the response (if any) and an *Error; the
 // failure is already recorded. A request cut short because the user was
-// stopped is not recorded.
+// stopped is in no entry but counted as cut short (locust.Snapshot.CutShort).
+// If net/http retries the request on a new connection after a reused one
+// was closed before the response, the failed attempt is recorded on its own
+// ("connection closed before the response"), so that each attempt the
+// target saw is one request.
 func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 	return s.send(ctx, req, "")
 }
@@ -300,7 +307,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	method, name, timeout := req.defaults(s.timeout)
 	target, err := s.resolve(req.Path)
 	if err != nil {
-		return nil, err // a mistake in the test, not in the target: an exception
+		return nil, err
 	}
 	rc := s.requestContext(ctx, timeout)
 	defer s.done(rc)

@@ -190,15 +190,44 @@ func TestDeadTarget(t *testing.T) {
 	})
 }
 
-func TestNoHostIsAnException(t *testing.T) {
+// A missing host, or a host that is not a URL, is a mistake in the test:
+// the first request aborts the test at once, with one line naming the
+// problem, instead of running the whole run time with no request.
+func TestBadHostAbortsTheTest(t *testing.T) {
+	for _, c := range []struct{ host, want string }{
+		{"", "no host: set --host/-H or UserType.Host"},
+		{"localhost:8080", `host "localhost:8080" is not a URL: use http://localhost:8080`},
+		{"ftp://127.0.0.1:21", `host "ftp://127.0.0.1:21" is not an http or https URL`},
+	} {
+		eachKind(t, func(t *testing.T, k kind) {
+			ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+				_, err := k.forU(u).Get(ctx, "/")
+				return err
+			})}
+			r, err := locust.NewRunner(locust.Config{Host: c.host, Users: 5, RunTime: time.Minute, StopTimeout: time.Minute}, ut)
+			require.NoError(t, err)
+			begin := time.Now()
+			err = r.Run(context.Background())
+			require.Error(t, err)
+			assert.Equal(t, c.want, err.Error())
+			assert.Less(t, time.Since(begin), time.Second, "the test stops at once")
+			snap := r.Snapshot()
+			assert.Zero(t, snap.Total.Requests, "no request recorded")
+			assert.Zero(t, snap.CutShort)
+		})
+	}
+}
+
+// A session without a host can still send requests to full URLs.
+func TestNoHostFullURLs(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
+		srv := newTarget(t)
 		snap := runOnce(t, "", func(ctx context.Context, u *locust.User) error {
-			_, err := k.forU(u).Get(ctx, "/")
+			_, err := k.forU(u).Get(ctx, srv.URL+"/item/1")
 			return err
 		})
-		require.Len(t, snap.Exceptions, 1)
-		assert.Contains(t, snap.Exceptions[0].Message, "no host")
-		assert.EqualValues(t, 0, snap.Total.Requests)
+		assert.EqualValues(t, 1, snap.Total.Requests)
+		assert.Zero(t, snap.Total.Failures)
 	})
 }
 
