@@ -38,6 +38,14 @@ type HTTP struct {
 	attemptStart time.Time     // when the current attempt asked for one
 	retried      time.Duration // time spent in failed attempts
 	rc           *reqCtx
+
+	// the last request, kept for the next one to the same URL
+	last struct {
+		path, target string // resolve's last path and its URL
+		req          *http.Request
+		rc           *reqCtx
+		reqTarget    string
+	}
 }
 
 // reqCtx is a request context that a session reuses from request to
@@ -245,10 +253,37 @@ func (s *HTTP) resolve(path string) (string, error) {
 		s.u.Runner().Abort(s.baseErr)
 		return "", s.baseErr
 	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
+	if path == s.last.path && s.last.target != "" {
+		return s.last.target, nil
 	}
-	return s.base + path, nil
+	target := path
+	if !strings.HasPrefix(path, "/") {
+		target = "/" + path
+	}
+	target = s.base + target
+	s.last.path, s.last.target = path, target
+	return target, nil
+}
+
+// request returns the request to send. A request without a body to the
+// same URL with the same method and context as the last one, which
+// succeeded, is that request again, its headers cleared: net/http lets a
+// request be reused once its response body is closed, and this saves
+// parsing the URL and building the request each time.
+func (s *HTTP) request(rc *reqCtx, method, target string, body io.Reader) (*http.Request, error) {
+	l := &s.last
+	if r := l.req; r != nil && body == nil && l.rc == rc && r.Method == method && l.reqTarget == target {
+		l.req = nil // in use; put back when it succeeds
+		clear(r.Header)
+		return r, nil
+	}
+	l.req = nil
+	r, err := http.NewRequestWithContext(rc.ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	l.rc, l.reqTarget = rc, target
+	return r, nil
 }
 
 // lazyJar is a cookie jar made on the first cookie a server sets: until
@@ -315,7 +350,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(rc.ctx, method, target, body)
+	hr, err := s.request(rc, method, target, body)
 	if err != nil {
 		return nil, err
 	}
@@ -335,6 +370,9 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if err == nil {
 		data, err = readBody(resp)
 		resp.Body.Close()
+	}
+	if err == nil && body == nil {
+		s.last.req = hr // done with: the next request may reuse it
 	}
 	// failed attempts before a retry are recorded on their own
 	start = start.Add(s.retried)
