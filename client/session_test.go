@@ -509,3 +509,38 @@ func TestTimeoutEachRequest(t *testing.T) {
 		}
 	})
 }
+
+// Repeated requests to the same URL carry the headers and cookies of the
+// moment, never those of an earlier request (the net/http session reuses
+// its last request).
+func TestRepeatedRequestsCarryCurrentHeaders(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /set/{v}", func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "s", Value: r.PathValue("v"), Path: "/"})
+		})
+		mux.HandleFunc("GET /echo", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(strings.Join(r.Header.Values("Cookie"), "|") + " " +
+				strings.Join(r.Header.Values("X-S"), ",") + " " + strings.Join(r.Header.Values("X-R"), ",")))
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+			c := k.newFor(u, client.WithHeader("X-S", "s"))
+			echo := func(opts ...client.RequestOption) string {
+				r, err := c.Get(ctx, "/echo", opts...)
+				require.NoError(t, err)
+				return r.Text()
+			}
+			_, err := c.Get(ctx, "/set/1")
+			require.NoError(t, err)
+			assert.Equal(t, "s=1 s ", echo())
+			assert.Equal(t, "s=1 s r", echo(client.Header("X-R", "r")))
+			_, err = c.Get(ctx, "/set/2")
+			require.NoError(t, err)
+			assert.Equal(t, "s=2 s ", echo())
+			assert.Equal(t, "s=2 s ", echo())
+			return nil
+		})
+	})
+}
