@@ -240,7 +240,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 }
 
 // Client returns the underlying *http.Client (with the session's cookie
-// jar), for requests you time yourself.
+// jar), for requests you time yourself. Its Transport is a thin wrapper of
+// the session's RoundTripper (SharedTransport or WithTransport's).
 func (s *HTTP) Client() *http.Client { return s.client }
 
 // resolve turns a path into a URL on the session's host.
