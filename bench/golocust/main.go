@@ -1,9 +1,13 @@
 // Command golocust is the closed-loop benchmark of golocust: -users users
 // each sending GET requests back to back (no wait) to -url for -duration,
 // with the fast (fasthttp) or the net/http client, every request recorded
-// in the full statistics engine. With -bare it runs instead the floor: the
-// same number of goroutines doing GETs with the same client library and no
-// statistics at all.
+// in the full statistics engine. The test runs as a user's program runs
+// it: a UserType whose task calls client.FastFor(u).Get or
+// client.HTTPFor(u).Get, run by the library's command line (locust.Command).
+// With -bare it runs instead the floor: the same number of goroutines doing
+// GETs with the same client library and no statistics at all (for net/http,
+// the plain loop: one http.Client on a tuned Transport, no per-request
+// timeout, the body copied to io.Discard).
 //
 // It prints one machine-readable line:
 //
