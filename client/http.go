@@ -124,6 +124,14 @@ func (h hops) RoundTrip(req *http.Request) (*http.Response, error) {
 	return h.rt.RoundTrip(req)
 }
 
+// CloseIdleConnections closes the idle connections of the wrapped
+// RoundTripper, if it can, so that http.Client.CloseIdleConnections works.
+func (h hops) CloseIdleConnections() {
+	if c, ok := h.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 var _ Client = (*HTTP)(nil)
 
 // HTTPOption configures an HTTP session.
