@@ -94,8 +94,8 @@ func sameContext(a, b context.Context) bool {
 	return t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
-// gotConnRequest is the trace hook called each time the transport asks for
-// a connection for a request. net/http retries an idempotent request once,
+// getConn is the trace hook (httptrace.ClientTrace.GetConn) called each
+// time the transport asks for a connection for a request. net/http retries an idempotent request once,
 // on a new connection, when a reused one was closed before any byte of the
 // response: a second call in the same hop is that retry, and the failed
 // attempt is recorded on its own, as the target saw it.
@@ -119,6 +119,7 @@ type hops struct {
 	rt http.RoundTripper
 }
 
+// RoundTrip starts a hop: no connection asked for yet.
 func (h hops) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.s.attempts = 0
 	return h.rt.RoundTrip(req)
