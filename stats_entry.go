@@ -18,11 +18,15 @@ const (
 	minHistHighest     = int64(time.Millisecond / time.Microsecond)
 	histDigits         = 3
 
-	// exactSamples is how many response times an entry keeps exactly before
-	// it moves them into a full HDR histogram (about 190 KiB for the default
-	// range), so that the many entries of a run whose names carry ids stay
-	// small.
-	exactSamples = 64
+	// An entry keeps its first exactSamples response times exactly, then
+	// moves them into a packed (sparse) HDR histogram, and into a full one
+	// (about 190 KiB for the default range, but the fastest to record into)
+	// once it holds more than packedMaxCount values or packedMaxSlots
+	// distinct buckets: the many entries of a run whose names carry ids
+	// stay small, and a busy entry records as fast as ever.
+	exactSamples   = 64
+	packedMaxCount = 4096
+	packedMaxSlots = 1024
 )
 
 type entry struct {
@@ -62,25 +66,36 @@ func (u uint128) seconds() float64 {
 }
 
 // latencies holds an entry's response times: exactly while there are few,
-// then in an HDR histogram of microseconds.
+// then in a packed HDR histogram of microseconds, then in a full one. At
+// most one of packed and hist is set; exact is empty when either is.
 type latencies struct {
-	exact []int64 // nanoseconds, while hist is nil
-	hist  *hdr.Histogram
+	exact  []int64 // nanoseconds
+	packed *hdr.PackedHistogram
+	hist   *hdr.Histogram
 }
 
 func (l *latencies) record(ns, highest int64) {
-	if l.hist == nil {
-		if len(l.exact) < exactSamples {
-			l.exact = append(l.exact, ns)
-			return
+	us := toMicros(ns, highest)
+	switch {
+	case l.hist != nil:
+		_ = l.hist.RecordValue(us)
+	case l.packed != nil:
+		_ = l.packed.RecordValue(us)
+		if l.packed.TotalCount() > packedMaxCount || l.packed.Populated() > packedMaxSlots {
+			l.hist = hdr.New(histLowest, highest, histDigits)
+			l.packed.MergeInto(l.hist)
+			l.packed = nil
 		}
-		l.hist = hdr.New(histLowest, highest, histDigits)
+	case len(l.exact) < exactSamples:
+		l.exact = append(l.exact, ns)
+	default:
+		l.packed = hdr.NewPacked(histLowest, highest, histDigits)
 		for _, v := range l.exact {
-			_ = l.hist.RecordValue(toMicros(v, highest))
+			_ = l.packed.RecordValue(toMicros(v, highest))
 		}
+		_ = l.packed.RecordValue(us)
 		l.exact = nil
 	}
-	_ = l.hist.RecordValue(toMicros(ns, highest))
 }
 
 // toMicros converts to the histogram's unit; a value above the range goes
@@ -91,6 +106,7 @@ func toMicros(ns, highest int64) int64 {
 
 func (l *latencies) reset() {
 	l.exact = l.exact[:0]
+	l.packed = nil // back to exact values; a full histogram is kept
 	if l.hist != nil {
 		l.hist.Reset()
 	}
@@ -102,6 +118,9 @@ func (l *latencies) histogram(highest int64) *hdr.Histogram {
 		return l.hist.Clone()
 	}
 	h := hdr.New(histLowest, highest, histDigits)
+	if l.packed != nil {
+		l.packed.MergeInto(h)
+	}
 	for _, v := range l.exact {
 		_ = h.RecordValue(toMicros(v, highest))
 	}
@@ -113,6 +132,9 @@ func (l *latencies) histogram(highest int64) *hdr.Histogram {
 func (l *latencies) percentiles(ps []float64, minNs, maxNs int64) []time.Duration {
 	if l.hist != nil {
 		return percentilesOf(l.hist, ps, minNs, maxNs)
+	}
+	if l.packed != nil {
+		return clampPercentiles(l.packed.ValueAtPercentilesSlice(ps), ps, minNs, maxNs)
 	}
 	out := make([]time.Duration, len(ps))
 	n := len(l.exact)
@@ -137,11 +159,16 @@ func hdrRank(p float64, n int) int {
 // [min, max] (nanoseconds), so that a percentile never exceeds the max nor
 // falls below the min; p100 is the max.
 func percentilesOf(h *hdr.Histogram, ps []float64, minNs, maxNs int64) []time.Duration {
-	out := make([]time.Duration, len(ps))
 	if h.TotalCount() == 0 {
-		return out
+		return make([]time.Duration, len(ps))
 	}
-	vals := h.ValueAtPercentilesSlice(ps)
+	return clampPercentiles(h.ValueAtPercentilesSlice(ps), ps, minNs, maxNs)
+}
+
+// clampPercentiles turns percentiles of a µs histogram (vals, aligned with
+// ps) into durations within [minNs, maxNs], p100 being maxNs.
+func clampPercentiles(vals []int64, ps []float64, minNs, maxNs int64) []time.Duration {
+	out := make([]time.Duration, len(ps))
 	for i, v := range vals {
 		ns := min(max(v*1000, minNs), maxNs)
 		if ps[i] >= 100 {

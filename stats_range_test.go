@@ -165,3 +165,28 @@ func TestTotalTimeDoesNotOverflow(t *testing.T) {
 	assert.Equal(t, 2*d, e.TotalTime)
 	assert.Equal(t, d, e.Avg())
 }
+
+// An entry keeps its first values exactly, then in a packed histogram,
+// then in a full one: at every size the percentiles agree with the sorted
+// values within 3 significant digits, and the histogram holds them all.
+func TestPercentilesAtEverySize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 10, 64, 65, 500, 4096, 4097, 20000} {
+		s := locust.NewStats(locust.StatsOptions{})
+		samples := make([]time.Duration, n)
+		for i := range samples {
+			// log-uniform over 100 µs .. 10 s
+			samples[i] = time.Duration(math.Exp(math.Log(1e5)+rng.Float64()*math.Log(1e5)) * float64(time.Nanosecond))
+			s.Record(locust.Request{Type: "GET", Name: "/s", Duration: samples[i]})
+		}
+		slices.Sort(samples)
+		e, _ := s.Snapshot().Entry("GET", "/s")
+		require.EqualValues(t, n, e.Requests)
+		for _, p := range locust.Percentiles {
+			got, _ := e.Percentile(p)
+			ref := samples[hdrRank(p, n)-1]
+			assert.InDelta(t, float64(ref), float64(got), float64(ref)*0.001+float64(time.Microsecond), "n=%d p%g", n, p)
+		}
+		assert.EqualValues(t, n, s.Histogram("GET", "/s").TotalCount(), "n=%d", n)
+	}
+}
