@@ -88,6 +88,7 @@ type Stats struct {
 	excMu      sync.Mutex
 	exceptions map[string]*exceptionEntry
 	excOrder   []string
+	negative   map[[2]string]string // (type, name) → its exception message
 
 	resetAt atomic.Int64 // offset of the last reset (start time) from base
 
@@ -141,6 +142,7 @@ func NewStats(opts StatsOptions) *Stats {
 		entries:    newEntryTable(),
 		errors:     map[errorKey]*errorEntry{},
 		exceptions: map[string]*exceptionEntry{},
+		negative:   map[[2]string]string{},
 		highest:    defaultHistHighest,
 	}
 	if s.now == nil {
@@ -257,10 +259,19 @@ func (rc Recorder) record(r *Request) {
 }
 
 // negativeDuration counts a request with a negative duration as an
-// exception: a client's bug, not a response time.
+// exception: a client's bug, not a response time. The exceptions of one
+// (type, name) share one row, whose message names the first duration.
 func (s *Stats) negativeDuration(r *Request) {
-	s.RecordException(fmt.Sprintf("negative response time %s recorded for %s %q: not counted in the statistics",
-		r.Duration, r.Type, r.Name), "", "")
+	key := [2]string{r.Type, r.Name}
+	s.excMu.Lock()
+	msg, ok := s.negative[key]
+	if !ok {
+		msg = fmt.Sprintf("negative response time recorded for %s %q (the first: %s): not counted in the statistics",
+			r.Type, r.Name, r.Duration)
+		s.negative[[2]string{strings.Clone(r.Type), strings.Clone(r.Name)}] = msg
+	}
+	s.excMu.Unlock()
+	s.RecordException(msg, "", "")
 }
 
 // flushLocked folds a shard's buffer into the entries. sh.mu must be held.
@@ -407,6 +418,7 @@ func (s *Stats) Reset() {
 	s.excMu.Lock()
 	s.exceptions = map[string]*exceptionEntry{}
 	s.excOrder = nil
+	s.negative = map[[2]string]string{}
 	s.excMu.Unlock()
 	s.cutShort.Store(0)
 }

@@ -132,14 +132,17 @@ func TestNegativeDurationIsAnException(t *testing.T) {
 	rc := s.Recorder()
 	rc.Record(locust.Request{Type: "POST", Name: "/neg", Duration: -time.Second, Start: time.Now()})
 	rc.Record(locust.Request{Type: "GET", Name: "/ok", Duration: time.Millisecond})
+	s.Record(locust.Request{Type: "GET", Name: "/neg", Duration: -7 * time.Millisecond}) // same row
 	snap := s.Snapshot()
 	_, ok := snap.Entry("GET", "/neg")
 	assert.False(t, ok, "no entry for a negative duration")
 	assert.EqualValues(t, 1, snap.Total.Requests)
 	assert.Equal(t, time.Millisecond, snap.Total.Min)
 	require.Len(t, snap.Exceptions, 2)
-	assert.Equal(t, `negative response time -5ms recorded for GET "/neg": not counted in the statistics`, snap.Exceptions[0].Message)
-	assert.Contains(t, snap.Exceptions[1].Message, `-1s recorded for POST "/neg"`)
+	assert.Equal(t, `negative response time recorded for GET "/neg" (the first: -5ms): not counted in the statistics`, snap.Exceptions[0].Message)
+	assert.EqualValues(t, 2, snap.Exceptions[0].Count)
+	assert.Contains(t, snap.Exceptions[1].Message, `POST "/neg" (the first: -1s)`)
+	assert.EqualValues(t, 1, snap.Exceptions[1].Count)
 }
 
 // The running sum of response times does not overflow: 2^63 ns (292
