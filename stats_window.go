@@ -14,7 +14,7 @@ const (
 	// per-second rings: the window's seconds plus slack, a power of two.
 	ringSize = 16
 	// slots of the per-second histograms of the current percentiles.
-	windowSlots = windowSeconds + 2
+	windowSlots = ringSize
 )
 
 // secCount counts the requests that ended in one second of the run.
@@ -34,18 +34,15 @@ func floorSec(off int64) int64 {
 	return sec
 }
 
-// ringIndex is the slot of second sec in a ring of n slots.
-func ringIndex(sec int64, n int) int {
-	i := int(sec % int64(n))
-	if i < 0 {
-		i += n
-	}
-	return i
+// ringIndex is the slot of second sec in a ring of ringSize slots; the
+// unsigned modulo of a power of two keeps negative seconds in the ring.
+func ringIndex(sec int64) int {
+	return int(uint64(sec) % ringSize)
 }
 
 func (e *entry) countSecond(sec int64, failed bool) {
-	c := &e.ring[ringIndex(sec, ringSize)]
-	if c.sec < sec || (c.reqs == 0 && c.fails == 0) {
+	c := &e.ring[ringIndex(sec)]
+	if c.sec < sec {
 		*c = secCount{sec: sec}
 	}
 	if c.sec == sec { // an older second than the slot holds is out of every window
@@ -64,7 +61,7 @@ func (e *entry) currentLocked(st *EntryStats, s *Stats, now int64) {
 	from := max(to-windowSeconds, floorSec(e.start))
 	var reqs, fails int64
 	for sec := from; sec <= to; sec++ {
-		if c := e.ring[ringIndex(sec, ringSize)]; c.sec == sec {
+		if c := e.ring[ringIndex(sec)]; c.sec == sec {
 			reqs += c.reqs
 			fails += c.fails
 		}
@@ -115,7 +112,7 @@ func (w *histWindow) resetSlot(i int) {
 }
 
 func (w *histWindow) record(sec, ns, highest int64) {
-	i := ringIndex(sec, windowSlots)
+	i := ringIndex(sec)
 	if w.secs[i] > sec {
 		return
 	}
