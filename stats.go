@@ -453,25 +453,36 @@ func (s *Stats) Histogram(typ, name string) *hdr.Histogram {
 // Snapshot flushes the buffers and returns the current statistics. It is
 // safe for concurrent use with recording, and consistent: the entries add
 // up to the Total of the same snapshot (requests, failures, times and
-// sizes). It allocates, so call it at most a few times per second.
+// sizes); percentiles are read just after the counters and stay within
+// their Min and Max. It allocates, so call it at most a few times per
+// second.
 func (s *Stats) Snapshot() *Snapshot {
 	s.Flush()
 	snap := &Snapshot{Time: s.now(), CutShort: s.cutShort.Load()}
 	now := s.elapsed()
+	// the counters of every entry under the fold lock, so that they add
+	// up; the percentiles and current figures after it, entry by entry,
+	// so that recording waits for a copy of counters only
+	entries := make([]*entry, 0, s.entries.len())
+	snap.Entries = make([]EntryStats, 0, s.entries.len())
 	s.fold.Lock()
 	s.total.mu.Lock()
-	current := s.total.reqs > 0
-	snap.Total = s.total.statsLocked(s, now, current)
+	snap.Total = s.total.countsLocked(s)
 	s.total.mu.Unlock()
-	snap.Entries = make([]EntryStats, 0, s.entries.len())
 	s.entries.each(func(e *entry) {
 		e.mu.Lock()
 		if e.reqs > 0 {
-			snap.Entries = append(snap.Entries, e.statsLocked(s, now, current))
+			snap.Entries = append(snap.Entries, e.countsLocked(s))
+			entries = append(entries, e)
 		}
 		e.mu.Unlock()
 	})
 	s.fold.Unlock()
+	current := snap.Total.Requests > 0
+	s.total.fill(&snap.Total, s, now, current)
+	for i, e := range entries {
+		e.fill(&snap.Entries[i], s, now, current)
+	}
 	slices.SortFunc(snap.Entries, func(a, b EntryStats) int {
 		if c := cmp.Compare(a.Name, b.Name); c != 0 {
 			return c

@@ -223,10 +223,9 @@ func (e *entry) add(smp *sample, highest int64) {
 	}
 }
 
-// statsLocked computes an EntryStats; e.mu must be held. now is the offset
-// of the snapshot from Stats.base; current is false before the first
-// request of the run (no current figures yet).
-func (e *entry) statsLocked(s *Stats, now int64, current bool) EntryStats {
+// countsLocked returns the counters of the entry (no percentiles nor
+// current figures yet: see fill); e.mu must be held.
+func (e *entry) countsLocked(s *Stats) EntryStats {
 	st := EntryStats{
 		Type: e.typ, Name: e.name,
 		Requests: e.reqs, Failures: e.fails,
@@ -241,9 +240,17 @@ func (e *entry) statsLocked(s *Stats, now int64, current bool) EntryStats {
 	if e.reqs > 0 {
 		st.Last = s.wall(e.last)
 	}
-	st.PercentileValues = e.lat.percentiles(s.percentiles, e.min, e.max)
-	if current {
-		e.currentLocked(&st, s, now)
-	}
 	return st
+}
+
+// fill adds the percentiles, clamped to the Min and Max of st, and the
+// current figures (when current: false before the first request of the
+// run) as of now, an offset from Stats.base. It locks e.mu.
+func (e *entry) fill(st *EntryStats, s *Stats, now int64, current bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st.PercentileValues = e.lat.percentiles(s.percentiles, int64(st.Min), int64(st.Max))
+	if current {
+		e.currentLocked(st, s, now)
+	}
 }
