@@ -39,7 +39,7 @@ type EntryStats struct {
 	// PercentileList is the list the two slices below are aligned with.
 	PercentileList []float64
 	// PercentileValues holds the whole-run percentiles, never above Max
-	// nor below Min.
+	// nor below Min; p100 is Max.
 	PercentileValues []time.Duration
 	// CurrentPercentileValues holds percentiles over the current window,
 	// never above its exact max nor below its exact min, or nil when they
@@ -124,14 +124,16 @@ func rate(n int64, start, last time.Time) float64 {
 	return float64(n) / secs
 }
 
-// ErrorStats is one row of the failures table.
+// ErrorStats is one row of the failures table. It is plain data, safe to
+// copy and to read from many goroutines.
 type ErrorStats struct {
 	Method, Name, Error string
 	Occurrences         int64
 	FirstSeen, LastSeen time.Time
 }
 
-// ExceptionStats is one row of the exceptions table.
+// ExceptionStats is one row of the exceptions table. It is plain data,
+// safe to copy and to read from many goroutines.
 type ExceptionStats struct {
 	Count     int64
 	Message   string
