@@ -189,7 +189,11 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	r.stats = NewStats(cfg.Stats)
+	so := cfg.Stats
+	if so.Logger == nil {
+		so.Logger = r.log // the many-names warning reaches the console
+	}
+	r.stats = NewStats(so)
 	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
 	r.target = cfg.Users
 	if r.target == 0 {
