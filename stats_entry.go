@@ -254,3 +254,51 @@ func (e *entry) fill(st *EntryStats, s *Stats, now int64, current bool) {
 		e.currentLocked(st, s, now)
 	}
 }
+
+// eachBucket calls fn for every non-empty bucket of the response times, in
+// ascending order, with the bucket's range in microseconds as the HDR
+// histogram of the entry would give it (exact values are put in the bucket
+// they would fall in), without building a full histogram.
+func (l *latencies) eachBucket(highest int64, fn func(fromUs, toUs, count int64)) {
+	switch {
+	case l.hist != nil:
+		for _, b := range l.hist.Distribution() {
+			if b.Count > 0 {
+				fn(b.From, b.To, b.Count)
+			}
+		}
+	case l.packed != nil:
+		l.packed.ForEachBucket(func(v, n int64) bool {
+			if n > 0 {
+				from, to := bucketOf(v)
+				fn(from, to, n)
+			}
+			return true
+		})
+	default:
+		us := make([]int64, len(l.exact))
+		for i, ns := range l.exact {
+			us[i] = toMicros(ns, highest)
+		}
+		slices.Sort(us)
+		for i := 0; i < len(us); {
+			from, to := bucketOf(us[i])
+			j := i
+			for j < len(us) && us[j] <= to {
+				j++
+			}
+			fn(from, to, int64(j-i))
+			i = j
+		}
+	}
+}
+
+// bucketOf is the range [from, to] of the HDR bucket holding the value us,
+// for histograms of histLowest 1 and histDigits 3 (2,048 sub-buckets: a
+// bucket is 1 wide below 2,048 µs and twice as wide at each doubling).
+func bucketOf(us int64) (from, to int64) {
+	shift := max(bits.Len64(uint64(us)|2047)-11, 0)
+	size := int64(1) << shift
+	from = us &^ (size - 1)
+	return from, from + size - 1
+}
