@@ -307,7 +307,7 @@ func newEntry(e, total locust.EntryStats, st *locust.Stats, ps *secCounts) Entry
 		StartTime:          epoch(e.Start),
 		NumRequests:        e.Requests,
 		NumFailures:        e.Failures,
-		TotalResponseTime:  ms(e.TotalTime),
+		TotalResponseTime:  e.TotalSeconds * 1000,
 		MaxResponseTime:    ms(e.Max),
 		TotalContentLength: e.ContentLength,
 		ResponseTimes:      Counts{},
