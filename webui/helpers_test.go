@@ -108,11 +108,11 @@ func (u *uiRun) output() string {
 	return u.out.String()
 }
 
-var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 15 * time.Second}
+var httpc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 15 * time.Second}
 
 func get(t *testing.T, u string) (int, string, http.Header) {
 	t.Helper()
-	resp, err := client.Get(u)
+	resp, err := httpc.Get(u)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -128,7 +128,7 @@ func post(t *testing.T, u string, form url.Values, hdr map[string]string) (int, 
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := client.Do(req)
+	resp, err := httpc.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

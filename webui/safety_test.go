@@ -50,12 +50,12 @@ func TestHostHeaderMustBeLoopback(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, u.url+"/stats/requests", nil)
 	require.NoError(t, err)
 	req.Host = "evil.example:8089" // DNS rebinding: a name that resolves to 127.0.0.1
-	resp, err := client.Do(req)
+	resp, err := httpc.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode)
 	req.Host = "localhost:8089"
-	resp, err = client.Do(req)
+	resp, err = httpc.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -74,7 +74,7 @@ func TestWebAuth(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, u.url+"/stats/requests", nil)
 		require.NoError(t, err)
 		req.SetBasicAuth(user, pass)
-		resp, err := client.Do(req)
+		resp, err := httpc.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		return resp.StatusCode

@@ -270,7 +270,7 @@ func (e *Extension) statsHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{
 		"gen": h.gen*1000 + tests, "from": from, "names": names,
-		"points": slices.Clone(h.points[from:]),
+		"points": append([]point{}, h.points[from:]...),
 	}
 	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
