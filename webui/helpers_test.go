@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,10 @@ func startUI(t *testing.T, types []*locust.UserType, args ...string) *uiRun {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	u.cancel = cancel
 	go func() { u.code <- c.Run(ctx, append([]string{"-P", "0"}, args...)) }()
+	t.Cleanup(func() { u.quit(t) })
+	if slices.Contains(args, "--headless") {
+		return u // no UI to wait for
+	}
 	select {
 	case <-ext.Ready():
 		u.url = ext.URL()
@@ -84,7 +89,6 @@ func startUI(t *testing.T, types []*locust.UserType, args ...string) *uiRun {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the web UI did not start")
 	}
-	t.Cleanup(func() { u.quit(t) })
 	return u
 }
 
@@ -98,6 +102,19 @@ func (u *uiRun) quit(t *testing.T) int {
 		return code
 	case <-time.After(15 * time.Second):
 		t.Fatal("the command did not return")
+		return -1
+	}
+}
+
+// wait waits for the command to end by itself and returns its exit code.
+func (u *uiRun) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-u.code:
+		u.code <- code
+		return code
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command did not end")
 		return -1
 	}
 }

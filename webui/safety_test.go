@@ -117,7 +117,7 @@ func TestBadFlags(t *testing.T) {
 func TestHeadlessOpensNoUI(t *testing.T) {
 	u := startUI(t, []*locust.UserType{fastUser()}, "--headless", "-u", "2", "-t", "300ms", "--only-summary")
 	assert.Empty(t, u.url)
-	assert.Equal(t, 1, u.quit(t))
+	assert.Equal(t, 1, u.wait(t))
 	assert.NotContains(t, u.output(), "no web UI")
 	assert.NotContains(t, u.output(), "web UI: open")
 }
