@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,15 +152,22 @@ const seriesPaths = `id => [...document.querySelectorAll('#' + id + ' path.serie
 // TestBrowser drives the UI in headless Chromium as a person would: open
 // the page, fill the form, start a test against the demo target, watch
 // the tables and charts, change the user count, stop, download a CSV.
-// With LOCUST_SCREENSHOT=FILE it saves a PNG of the running UI there
-// (docs/webui.png is made so).
+// With LOCUST_SCREENSHOTS=DIR it runs longer, with a point a second, and
+// saves DIR/webui-charts.png and DIR/webui-stats.png of the running UI
+// (the README's pictures in docs/ are made so:
+// LOCUST_SCREENSHOTS=$PWD/docs go test -count=1 -run TestBrowser ./webui).
 func TestBrowser(t *testing.T) {
 	downloads := t.TempDir()
 	ctx := chromium(t, downloads)
 	target, err := demo.Start(demo.Options{})
 	require.NoError(t, err)
 	defer target.Close()
-	u := startUI(t, []*locust.UserType{shopper()}, "-u", "1", "-r", "1")
+	shots := os.Getenv("LOCUST_SCREENSHOTS")
+	interval := 200 * time.Millisecond
+	if shots != "" {
+		interval = time.Second
+	}
+	u := startUIEvery(t, interval, []*locust.UserType{shopper()}, "-u", "1", "-r", "1")
 	require.NotEmpty(t, u.url)
 
 	var w watch
@@ -206,12 +214,20 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#entry-picker input[data-entry="GET /error"]`))))
 	poll(t, ctx, "3 lines after unpicking one", `document.querySelectorAll('#chart-avg .legend span').length === 3 && ![...document.querySelectorAll('#chart-avg .legend span')].some(s => s.textContent === 'GET /error')`)
 
-	if file := os.Getenv("LOCUST_SCREENSHOT"); file != "" {
-		time.Sleep(3 * time.Second) // a few more points
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(file, png, 0o644))
-		t.Logf("screenshot written to %s", file)
+	if shots != "" {
+		time.Sleep(12 * time.Second)
+		code, body := post(t, u.url+"/swarm", url.Values{"user_count": {"15"}, "spawn_rate": {"3"}}, nil)
+		require.Equal(t, http.StatusOK, code, body)
+		time.Sleep(18 * time.Second)
+		for _, tab := range []string{"charts", "stats"} {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab="`+tab+`"]`)), chromedp.Sleep(1500*time.Millisecond)))
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			require.NoError(t, err)
+			file := filepath.Join(shots, "webui-"+tab+".png")
+			require.NoError(t, os.WriteFile(file, png, 0o644))
+			t.Logf("screenshot written to %s", file)
+		}
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab="charts"]`))))
 	}
 
 	// change the user count

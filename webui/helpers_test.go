@@ -69,7 +69,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // listens (or the command ended: then url is "").
 func startUI(t *testing.T, types []*locust.UserType, args ...string) *uiRun {
 	t.Helper()
-	ext := webui.NewExtension(webui.WithSampleInterval(200 * time.Millisecond))
+	return startUIEvery(t, 200*time.Millisecond, types, args...)
+}
+
+// startUIEvery is startUI with a chart point every interval.
+func startUIEvery(t *testing.T, interval time.Duration, types []*locust.UserType, args ...string) *uiRun {
+	t.Helper()
+	ext := webui.NewExtension(webui.WithSampleInterval(interval))
 	u := &uiRun{ext: ext, code: make(chan int, 1), out: &strings.Builder{}, mu: &sync.Mutex{}}
 	w := lockedWriter{u.mu, u.out}
 	c := &locust.Command{Name: "loadtest", Users: types, Extensions: []locust.Extension{ext},

@@ -212,7 +212,7 @@
       svg("line", { x1: L, x2: W - R, y1: y(g), y2: y(g), stroke: "#e5e7eb" }, root);
       svg("text", { x: L - 6, y: y(g) + 4, "text-anchor": "end", "font-size": 11, fill: "#6b7280" }, root).textContent = axisNum(g);
     }
-    var ticks = Math.min(6, Math.max(2, Math.floor((W - L - R) / 110)));
+    var ticks = Math.min(6, Math.max(2, Math.floor((W - L - R) / 110)), Math.max(1, Math.floor((t1 - t0) / 1000)));
     for (var i = 0; i <= ticks; i++) {
       var tv = t0 + (t1 - t0) * i / ticks;
       svg("text", { x: x(tv), y: H - 6, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle", "font-size": 11, fill: "#6b7280" }, root).textContent = timeLabel(tv);
