@@ -250,8 +250,10 @@ func (e *Extension) Launch(ctx context.Context, cfg *locust.Config, autostart bo
 		if s.cfg.Host != "" {
 			cfg.Host = s.cfg.Host
 		}
+		d := s.cfg
+		d.Host = cfg.Host // the host the test runs against
 		e.mu.Lock()
-		e.defaults = s.cfg
+		e.defaults = d
 		e.mu.Unlock()
 		close(s.started) // the page's /swarm answers; Start follows at once
 		return true, nil

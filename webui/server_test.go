@@ -53,7 +53,7 @@ func waitFor(t *testing.T, base string, what string, cond func(map[string]any) b
 }
 
 func TestEndpointsInLocustShapes(t *testing.T) {
-	u := startUI(t, []*locust.UserType{fastUser()}, "-u", "7", "-r", "3", "-t", "5m")
+	u := startUI(t, []*locust.UserType{fastUser()}, "-u", "7", "-r", "3", "-t", "5m", "-H", "http://127.0.0.1:7")
 	require.NotEmpty(t, u.url)
 	assert.NotContains(t, u.output(), "no web UI")
 	assert.Contains(t, u.output(), "web UI: open "+u.url)
@@ -68,7 +68,7 @@ func TestEndpointsInLocustShapes(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	var sw map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &sw))
-	assert.Equal(t, map[string]any{"success": true, "message": "Swarming started", "host": ""}, sw)
+	assert.Equal(t, map[string]any{"success": true, "message": "Swarming started", "host": "http://127.0.0.1:7"}, sw, "the host of -H, as the form left it empty")
 
 	m = waitFor(t, u.url, "4 users and failures", func(m map[string]any) bool {
 		errs, _ := m["errors"].([]any)
