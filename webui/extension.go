@@ -126,13 +126,13 @@ func NewExtension(opts ...Option) *Extension {
 
 // Flags registers the extension's flags on fs.
 func (e *Extension) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&e.webHost, "web-host", "127.0.0.1", "interface the web UI listens on (\"\" or \"*\": every interface)")
-	fs.IntVar(&e.webPort, "web-port", 8089, "port of the web UI (0: a free one)")
-	fs.IntVar(&e.webPort, "P", 8089, "short for --web-port")
+	fs.StringVar(&e.webHost, "web-host", "127.0.0.1", "the interface (`HOST`) the web UI listens on (\"*\" or \"\": every interface)")
+	fs.IntVar(&e.webPort, "web-port", 8089, "`PORT` of the web UI (0: a free one)")
+	fs.IntVar(&e.webPort, "P", 8089, "short for --web-port `PORT`")
 	fs.StringVar(&e.auth, "web-auth", "", "require basic authentication `USER:PASSWORD` for the web UI")
-	fs.IntVar(&e.autoquit, "autoquit", -1, "quit `SECONDS` after a test started from the web UI ends (default -1: never)")
+	fs.IntVar(&e.autoquit, "autoquit", -1, "with the web UI, quit `SECONDS` after a test ends (-1: never)")
 	fs.StringVar(&e.metricsAddr, "metrics-addr", "", "also serve Prometheus /metrics on `ADDR` (e.g. 127.0.0.1:9646), with or without --headless")
-	fs.IntVar(&e.maxNames, "metrics-max-names", DefaultMaxNames, "request entries with their own /metrics series and chart line; the rest are summed into name=\"(other)\"")
+	fs.IntVar(&e.maxNames, "metrics-max-names", DefaultMaxNames, "at most `N` request names get their own /metrics series (the first by name; the rest are summed into name=\"(other)\") and chart line")
 }
 
 // check validates the flags.

@@ -1,10 +1,15 @@
 package webui_test
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/webui"
 )
 
 func TestCrossOriginRequestsRefused(t *testing.T) {
@@ -120,4 +126,27 @@ func TestHeadlessOpensNoUI(t *testing.T) {
 	assert.Equal(t, 1, u.wait(t))
 	assert.NotContains(t, u.output(), "no web UI")
 	assert.NotContains(t, u.output(), "web UI: open")
+}
+
+func TestEnvironmentVariables(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	env := map[string]string{
+		"LOCUST_WEB_HOST": "127.0.0.1", "LOCUST_WEB_PORT": strconv.Itoa(port), "LOCUST_P": "1",
+		"LOCUST_AUTOSTART": "true", "LOCUST_AUTOQUIT": "0", "LOCUST_RUN_TIME": "1s", "LOCUST_USERS": "2",
+	}
+	ext := webui.NewExtension()
+	var out strings.Builder
+	w := lockedWriter{&sync.Mutex{}, &out}
+	c := &locust.Command{Name: "loadtest", Users: []*locust.UserType{fastUser()}, Extensions: []locust.Extension{ext},
+		Stdout: w, Stderr: w, Getenv: func(k string) string { return env[k] }, Dir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := c.Run(ctx, []string{"--only-summary"})
+	require.NoError(t, ctx.Err(), "LOCUST_AUTOQUIT=0 quits after the run time")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", port), ext.URL(), "LOCUST_WEB_PORT, not LOCUST_P")
+	assert.Contains(t, out.String(), "users=2")
 }
