@@ -89,6 +89,9 @@ func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r
 			_ = r.SetUsers(0, cfg.SpawnRate)
 		}
 		code = s.run(ctx, r)
+		if r.State() == StateReady { // Setup or an extension's Start failed: no test can run
+			return code
+		}
 		r = nil
 		if s.signalled.Load() || ctx.Err() != nil {
 			return code

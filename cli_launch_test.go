@@ -2,6 +2,7 @@ package locust_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -106,5 +107,25 @@ func TestLauncherQuitsOnSignalWhileWaiting(t *testing.T) {
 	res := runCmd(t, &locust.Command{Users: []*locust.UserType{fastUser("U")}, Extensions: []locust.Extension{f}, Signals: []os.Signal{syscall.SIGUSR1}}, nil, "--only-summary")
 	assert.Equal(t, 0, res.code, "the last test's code")
 	assert.Contains(t, res.stderr, "quitting on signal")
+	assert.Equal(t, 1, f.closed)
+}
+
+// failingStart is an extension whose Start fails.
+type failingStart struct{}
+
+func (failingStart) Flags(*flag.FlagSet) {}
+func (failingStart) Start(context.Context, *locust.Runner, io.Writer) error {
+	return errors.New("cannot read the baseline")
+}
+func (failingStart) Stop(context.Context, *locust.Runner, *locust.Snapshot, io.Writer) (locust.Verdict, error) {
+	return locust.Verdict{}, nil
+}
+
+func TestLauncherEndsWhenATestCannotStart(t *testing.T) {
+	f := &fakeLauncher{plan: []locust.Config{{Users: 1}, {Users: 1}, {Users: 1}}}
+	res := runCmd(t, &locust.Command{Users: []*locust.UserType{fastUser("U")}, Extensions: []locust.Extension{f, failingStart{}}}, nil, "--only-summary")
+	assert.Equal(t, locust.ExitUsage, res.code)
+	assert.Contains(t, res.stderr, "cannot read the baseline")
+	assert.Len(t, f.autostart, 1, "no second Launch: the program ends")
 	assert.Equal(t, 1, f.closed)
 }
