@@ -42,6 +42,7 @@ func shopper() *locust.UserType {
 			Task(6, get("/")).
 			Task(1, get("/slow?ms=30")).
 			Task(1, get("/error")).
+			Task(1, func(context.Context, *locust.User) error { panic("checkout broke") }).
 			Task(8, func(ctx context.Context, u *locust.User) error {
 				_, err := client.HTTPFor(u).Get(ctx, fmt.Sprintf("/item/%d", rand.IntN(100)), client.Name("/item/{id}"))
 				return err
@@ -199,6 +200,12 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab="failures"]`))))
 	poll(t, ctx, "the /error failure", `[...document.querySelectorAll('#failures-table tbody td')].some(td => td.textContent === '/error')`)
 
+	// exceptions, with the stack trace of the panic
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab="exceptions"]`))))
+	poll(t, ctx, "the panic's row", `[...document.querySelectorAll('#exceptions-table tbody td')].some(td => td.textContent.includes('checkout broke'))`)
+	assert.Contains(t, eval[string](t, ctx, `document.querySelector('#exceptions-table tbody pre').textContent`), "browser_test.go", "the stack trace")
+	assert.True(t, eval[bool](t, ctx, `document.querySelector('#exceptions-table tbody pre').offsetHeight > 0`), "shown")
+
 	// charts: every chart draws, and grows
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab="charts"]`))))
 	for _, id := range []string{"chart-rps", "chart-rt", "chart-users", "chart-avg"} {
@@ -230,6 +237,15 @@ func TestBrowser(t *testing.T) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab="charts"]`))))
 	}
 
+	// reset the statistics
+	aggregated := func() float64 {
+		rows := statsRequests(t, u.url)["stats"].([]any)
+		return rows[len(rows)-1].(map[string]any)["num_requests"].(float64)
+	}
+	require.Eventually(t, func() bool { return aggregated() > 200 }, 20*time.Second, 50*time.Millisecond)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#reset-btn"))))
+	require.Eventually(t, func() bool { return aggregated() < 100 }, 10*time.Second, 10*time.Millisecond, "the statistics start again from zero")
+
 	// change the user count
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#edit-btn")), chromedp.WaitVisible(chromedp.CSS("#edit-form"))))
 	require.NoError(t, chromedp.Do(ctx,
@@ -256,6 +272,19 @@ func TestBrowser(t *testing.T) {
 	}, 15*time.Second, 100*time.Millisecond, "the CSV download")
 	assert.True(t, strings.HasPrefix(string(csv), "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\r\n"), string(csv))
 	assert.Contains(t, string(csv), "GET,/item/{id},")
+
+	// a new test from the form, then stop it; its charts start afresh
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#tabs button[data-tab="charts"]`))))
+	segments := `(` + seriesPaths + `)('chart-users').split('L').length`
+	oldSegments := eval[int](t, ctx, segments)
+	require.Greater(t, oldSegments, 10)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#new-btn")), chromedp.WaitVisible(chromedp.CSS("#start-form"))))
+	assert.Equal(t, target.URL, eval[string](t, ctx, `document.getElementById('f-host').value`), "the form keeps the last test's values")
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#f-users"), "3"), chromedp.Click(chromedp.CSS("#start-btn"))))
+	poll(t, ctx, "the new test with 3 users", `document.getElementById('state').textContent === 'running' && document.getElementById('users').textContent === '3'`)
+	poll(t, ctx, "the charts of the new test", fmt.Sprintf(`%s >= 3 && %s < %d`, segments, segments, oldSegments))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#stop-btn"))))
+	poll(t, ctx, "the second stop", `document.getElementById('state').textContent === 'stopped'`)
 
 	problems, requests := w.snapshot()
 	assert.Empty(t, problems, "no console errors or exceptions")
