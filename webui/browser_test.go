@@ -306,4 +306,10 @@ func TestBrowser(t *testing.T) {
 	assert.Contains(t, status, "sent", "the browser sent it")
 	time.Sleep(300 * time.Millisecond)
 	assert.Equal(t, "stopped", statsRequests(t, u.url)["state"], "the cross-origin POST started nothing")
+
+	// when the program quits, the page says so
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(u.url)))
+	poll(t, ctx, "the stopped test", `document.getElementById('state').textContent === 'stopped'`)
+	u.quit(t)
+	poll(t, ctx, "the notice", `!document.getElementById('notice').hidden && document.getElementById('notice').textContent.includes('Cannot reach')`)
 }

@@ -79,6 +79,7 @@ type Extension struct {
 	hist     *history
 	sampler  func() // stops the current sampler
 	tests    int    // tests started
+	pending  *swarm // the /swarm that started the next test, until Start
 	warned   bool   // the --metrics-max-names warning was logged
 	reg      *prometheus.Registry
 	urlReady chan struct{}
@@ -179,6 +180,7 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 	e.warned = false
 	e.hist = newHistory(e.maxNames)
 	e.mu.Unlock()
+	e.answerPending() // the page's /swarm answers once the new test is the current one
 	if e.launched {
 		e.startSampler(r)
 	}
@@ -227,6 +229,7 @@ func (e *Extension) Launch(ctx context.Context, cfg *locust.Config, autostart bo
 			return false, err
 		}
 	}
+	e.answerPending()
 	if autostart {
 		return true, nil
 	}
@@ -254,8 +257,8 @@ func (e *Extension) Launch(ctx context.Context, cfg *locust.Config, autostart bo
 		d.Host = cfg.Host // the host the test runs against
 		e.mu.Lock()
 		e.defaults = d
+		e.pending = s // answered by Start (or Close, if the test cannot start)
 		e.mu.Unlock()
-		close(s.started) // the page's /swarm answers; Start follows at once
 		return true, nil
 	}
 }
@@ -332,8 +335,20 @@ func (e *Extension) closeMetrics() error {
 	return err
 }
 
+// answerPending lets a waiting /swarm answer.
+func (e *Extension) answerPending() {
+	e.mu.Lock()
+	s := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	if s != nil {
+		close(s.started)
+	}
+}
+
 // Close stops the servers and the sampler.
 func (e *Extension) Close() error {
+	e.answerPending()
 	e.stopSampler()
 	var err error
 	if e.srv != nil {

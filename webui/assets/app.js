@@ -322,7 +322,11 @@
       renderHeader(d); renderStats(d); renderFailures(d);
       if (d.state === "ready" && $("start").hidden && !state.started) { state.started = true; showStart(true); }
       return Promise.all([pollHistory(), renderExceptions()]);
-    }).catch(function () { /* the program quit: keep the last view */ }).then(function () {
+    }).then(function () { if (state.lost) { state.lost = false; $("notice").hidden = true; } }, function () {
+      state.lost = true; // the program quit or restarts: keep the last view, say so
+      $("notice").textContent = "Cannot reach the load test program (it may have quit); retrying...";
+      $("notice").hidden = false;
+    }).then(function () {
       busy = false;
       clearTimeout(timer); timer = setTimeout(poll, state.interval);
     });
