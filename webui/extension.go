@@ -19,14 +19,15 @@ import (
 	"github.com/golocust/locust"
 )
 
-// Option configures an Extension; pass it to NewExtension.
+// Option configures an Extension; pass it to NewExtension. Options are
+// plain functions, safe to share.
 type Option func(*Extension)
 
 // WithTitle sets the title of the page and of its HTML report.
 func WithTitle(title string) Option { return func(e *Extension) { e.title = title } }
 
-// WithSampleInterval sets how often the charts get a point; 0 or less means
-// every second.
+// WithSampleInterval sets how often the charts get a point (and the page
+// polls, within 250 ms to 2 s); 0 or less means every second.
 func WithSampleInterval(d time.Duration) Option { return func(e *Extension) { e.interval = d } }
 
 // DefaultMaxNames is how many request entries get their own Prometheus
@@ -106,7 +107,8 @@ type swarm struct {
 }
 
 // NewExtension returns the web UI extension. Pass it in
-// locust.Command.Extensions (run.Command does).
+// locust.Command.Extensions (run.Command does); see Extension for what is
+// safe for concurrent use.
 func NewExtension(opts ...Option) *Extension {
 	e := &Extension{
 		title:    "golocust",
@@ -125,7 +127,8 @@ func NewExtension(opts ...Option) *Extension {
 	return e
 }
 
-// Flags registers the extension's flags on fs.
+// Flags registers the extension's flags on fs. Not safe for concurrent use
+// (see Extension).
 func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&e.webHost, "web-host", "127.0.0.1", "the interface (`HOST`) the web UI listens on (\"*\" or \"\": every interface)")
 	fs.IntVar(&e.webPort, "web-port", 8089, "`PORT` of the web UI (0: a free one)")
@@ -162,7 +165,8 @@ func (e *Extension) URL() string {
 func (e *Extension) Ready() <-chan struct{} { return e.urlReady }
 
 // Start registers r as the current test: the page and /metrics show it
-// from now on. Headless, it starts the --metrics-addr server.
+// from now on. Headless, it starts the --metrics-addr server. Not safe for
+// concurrent use (see Extension).
 func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) error {
 	if err := e.check(); err != nil {
 		return err
@@ -188,7 +192,8 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 }
 
 // Stop takes the final sample of the test. Headless, it closes the
-// --metrics-addr server. It never decides the exit code.
+// --metrics-addr server. It never decides the exit code. Not safe for
+// concurrent use (see Extension).
 func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Snapshot, out io.Writer) (locust.Verdict, error) {
 	e.stopSampler()
 	e.mu.Lock()
@@ -205,7 +210,7 @@ func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Sn
 // Launch opens the UI (the first time) and waits for the start form, or
 // returns at once with autostart. After a test, with --autoquit N, it
 // returns false N seconds after the test ended unless the page starts a
-// new test first.
+// new test first. Not safe for concurrent use (see Extension).
 func (e *Extension) Launch(ctx context.Context, cfg *locust.Config, autostart bool) (bool, error) {
 	if !e.launched {
 		if err := e.check(); err != nil {
@@ -346,7 +351,8 @@ func (e *Extension) answerPending() {
 	}
 }
 
-// Close stops the servers and the sampler.
+// Close stops the servers and the sampler. Not safe for concurrent use
+// (see Extension).
 func (e *Extension) Close() error {
 	e.answerPending()
 	e.stopSampler()

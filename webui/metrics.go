@@ -11,12 +11,15 @@ import (
 )
 
 // OtherName is the name label of the series that sums the entries beyond
-// --metrics-max-names.
+// --metrics-max-names (their type label is empty).
 const OtherName = "(other)"
 
-// Buckets are the upper bounds, in seconds, of the response-time
-// histogram's classic buckets.
-var Buckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+// Buckets returns the upper bounds, in seconds, of the classic buckets of
+// locust_response_time_seconds (1 ms to 60 s), in a new slice. Safe for
+// concurrent use.
+func Buckets() []float64 {
+	return []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+}
 
 // collector reads the current test's statistics at each scrape.
 type collector struct {
@@ -110,7 +113,8 @@ func (c *collector) histogram(ch chan<- prometheus.Metric, r *locust.Runner, es 
 	if h == nil {
 		return
 	}
-	counts := make(map[float64]uint64, len(Buckets))
+	bounds := Buckets()
+	counts := make(map[float64]uint64, len(bounds))
 	var total uint64
 	for _, bar := range h.Distribution() {
 		if bar.Count == 0 {
@@ -119,13 +123,13 @@ func (c *collector) histogram(ch chan<- prometheus.Metric, r *locust.Runner, es 
 		total += uint64(bar.Count)
 		// a bar holds values From..To µs; it counts in the buckets at or above To
 		sec := float64(bar.To) / 1e6
-		if i, _ := slices.BinarySearch(Buckets, sec); i < len(Buckets) {
-			counts[Buckets[i]] += uint64(bar.Count)
+		if i, _ := slices.BinarySearch(bounds, sec); i < len(bounds) {
+			counts[bounds[i]] += uint64(bar.Count)
 		}
 	}
-	cum := make(map[float64]uint64, len(Buckets))
+	cum := make(map[float64]uint64, len(bounds))
 	var run uint64
-	for _, b := range Buckets {
+	for _, b := range bounds {
 		run += counts[b]
 		cum[b] = run
 	}
