@@ -112,6 +112,10 @@ type swarm struct {
 func NewExtension(opts ...Option) *Extension {
 	e := &Extension{
 		title:    "golocust",
+		webHost:  "127.0.0.1", // the flags' defaults, also when Flags is not called
+		webPort:  8089,
+		autoquit: -1,
+		maxNames: DefaultMaxNames,
 		starts:   make(chan *swarm),
 		hist:     newHistory(DefaultMaxNames),
 		urlReady: make(chan struct{}),

@@ -3,6 +3,8 @@ package webui
 import (
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +28,24 @@ type collector struct {
 	e                                *Extension
 	reqs, fails, rt, rps, fps, users *prometheus.Desc
 	running, exc, dropped            *prometheus.Desc
+
+	mu     sync.Mutex // guards the cache (scrapes may overlap)
+	runner *locust.Runner
+	cache  map[entryKey]histCache
+}
+
+// histRefresh is how old a running entry's histogram may get in /metrics:
+// copying an HDR histogram costs about 0.4 ms and a few hundred KiB, so a
+// scrape recomputes at most this often (every scrape once the test ended).
+const histRefresh = 5 * time.Second
+
+// histCache is an entry's histogram as last computed.
+type histCache struct {
+	at    time.Time
+	reqs  int64
+	count uint64
+	sum   float64
+	cum   map[float64]uint64
 }
 
 func newCollector(e *Extension) *collector {
@@ -76,9 +96,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		entries = entries[:limit]
 		c.e.warnOverLimit(over)
 	}
+	live := running(r)
 	for _, es := range entries {
 		c.entry(ch, es, es.Type, es.Name)
-		c.histogram(ch, r, es)
+		c.histogram(ch, r, es, live)
 	}
 	if over > 0 {
 		c.entry(ch, other, "", OtherName)
@@ -106,12 +127,39 @@ func (c *collector) entry(ch chan<- prometheus.Metric, es locust.EntryStats, typ
 	ch <- prometheus.MustNewConstMetric(c.fps, prometheus.GaugeValue, es.CurrentFailPerSec, typ, name)
 }
 
-// histogram turns the entry's HDR histogram (microseconds) into classic
+// histogram sends the entry's response-time histogram, from the cache
+// when it is recent (see histRefresh).
+func (c *collector) histogram(ch chan<- prometheus.Metric, r *locust.Runner, es locust.EntryStats, live bool) {
+	k := entryKey{es.Type, es.Name}
+	c.mu.Lock()
+	if c.runner != r {
+		c.runner, c.cache = r, map[entryKey]histCache{}
+	}
+	hc, ok := c.cache[k]
+	c.mu.Unlock()
+	if !ok || hc.reqs != es.Requests && (!live || time.Since(hc.at) >= histRefresh) {
+		var fresh bool
+		if hc, fresh = buckets(r, es); !fresh {
+			return
+		}
+		c.mu.Lock()
+		if c.runner == r {
+			c.cache[k] = hc
+		}
+		c.mu.Unlock()
+	}
+	m, err := prometheus.NewConstHistogram(c.rt, hc.count, hc.sum, hc.cum, es.Type, es.Name)
+	if err == nil {
+		ch <- m
+	}
+}
+
+// buckets turns the entry's HDR histogram (microseconds) into classic
 // buckets.
-func (c *collector) histogram(ch chan<- prometheus.Metric, r *locust.Runner, es locust.EntryStats) {
+func buckets(r *locust.Runner, es locust.EntryStats) (histCache, bool) {
 	h := r.Stats().Histogram(es.Type, es.Name)
 	if h == nil {
-		return
+		return histCache{}, false
 	}
 	bounds := Buckets()
 	counts := make(map[float64]uint64, len(bounds))
@@ -133,10 +181,7 @@ func (c *collector) histogram(ch chan<- prometheus.Metric, r *locust.Runner, es 
 		run += counts[b]
 		cum[b] = run
 	}
-	m, err := prometheus.NewConstHistogram(c.rt, total, es.TotalTime.Seconds(), cum, es.Type, es.Name)
-	if err == nil {
-		ch <- m
-	}
+	return histCache{at: time.Now(), reqs: es.Requests, count: total, sum: es.TotalTime.Seconds(), cum: cum}, true
 }
 
 // warnOverLimit logs once per test that entries were summed.
