@@ -28,8 +28,9 @@ import (
 // extension: the thresholds (--threshold ...), the reports (--csv,
 // --html, --json, --compare ...), the reports carrying the threshold
 // results, and the web UI with Prometheus /metrics (without --headless the
-// UI opens on --web-host:--web-port and the test starts from its form). Change its fields (Name, Flags, Prepare, Setup) before Run or
-// Main to add the program's own options. Each call returns a new Command;
+// UI opens on --web-host:--web-port and the test starts from its form).
+// Change its fields (Name, Flags, Prepare, Setup) before Run or Main to add
+// the program's own options. Each call returns a new Command;
 // a Command is not safe for concurrent use.
 func Command(types ...*locust.UserType) *locust.Command {
 	th := threshold.NewExtension()
