@@ -150,3 +150,21 @@ func TestEnvironmentVariables(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", port), ext.URL(), "LOCUST_WEB_PORT, not LOCUST_P")
 	assert.Contains(t, out.String(), "users=2")
 }
+
+// Two start forms sent at once start one test: the second changes it.
+func TestConcurrentSwarmsStartOneTest(t *testing.T) {
+	u := startUI(t, []*locust.UserType{fastUser()}, "--only-summary")
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Go(func() {
+			codes[i], _ = post(t, u.url+"/swarm", url.Values{"user_count": {strconv.Itoa(i + 1)}, "spawn_rate": {"100"}, "run_time": {"1s"}}, nil)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, []int{http.StatusOK, http.StatusOK}, codes)
+	waitFor(t, u.url, "the end of the 1 s test", func(m map[string]any) bool { return m["state"] == "stopped" })
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, "stopped", statsRequests(t, u.url)["state"], "no second test started from the second form")
+	assert.Equal(t, 1, strings.Count(u.output(), "starting test"), u.output())
+}

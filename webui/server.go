@@ -392,22 +392,38 @@ func (e *Extension) swarm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if cur := e.current(); running(cur) {
+	change := func(cur *locust.Runner) {
 		if err := cur.SetUsers(f.Users, f.SpawnRate); err != nil {
 			fail(http.StatusBadRequest, err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Swarming started", "host": cur.Config().Host})
+	}
+	prev := e.current()
+	if running(prev) {
+		change(prev)
 		return
 	}
 	s := &swarm{cfg: f, runTime: runTime, started: make(chan struct{})}
-	select {
-	case e.starts <- s:
-	case <-time.After(10 * time.Second):
-		fail(http.StatusServiceUnavailable, "the program is not ready to start a test (it may be quitting)")
-		return
-	case <-r.Context().Done():
-		return
+	giveUp := time.After(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for sent := false; !sent; {
+		select {
+		case e.starts <- s:
+			sent = true
+		case <-tick.C:
+			// another /swarm started a test meanwhile: change that one
+			if cur := e.current(); cur != prev && running(cur) {
+				change(cur)
+				return
+			}
+		case <-giveUp:
+			fail(http.StatusServiceUnavailable, "the program is not ready to start a test (it may be quitting)")
+			return
+		case <-r.Context().Done():
+			return
+		}
 	}
 	<-s.started
 	host := f.Host
