@@ -260,8 +260,10 @@ func (e *Extension) statsHistory(w http.ResponseWriter, r *http.Request) {
 	from, _ := strconv.Atoi(r.URL.Query().Get("from"))
 	gen, genErr := strconv.Atoi(r.URL.Query().Get("gen"))
 	e.mu.Lock()
-	h, tests := e.hist, e.tests
-	if genErr != nil || gen != h.gen*1000+tests || from < 0 || from > len(h.points) {
+	h := e.hist
+	// the generation changes with each test and whenever points were dropped
+	cur := e.tests*1_000_000 + h.gen
+	if genErr != nil || gen != cur || from < 0 || from > len(h.points) {
 		from = 0
 	}
 	names := make([]map[string]string, len(h.names))
@@ -269,7 +271,7 @@ func (e *Extension) statsHistory(w http.ResponseWriter, r *http.Request) {
 		names[i] = map[string]string{"method": k.typ, "name": k.name}
 	}
 	out := map[string]any{
-		"gen": h.gen*1000 + tests, "from": from, "names": names,
+		"gen": cur, "from": from, "names": names,
 		"points": append([]point{}, h.points[from:]...),
 	}
 	e.mu.Unlock()
