@@ -71,7 +71,8 @@ type Extension struct {
 	starts   chan *swarm  // start requests from the page, read by Launch
 	srv      *http.Server // the UI
 	url      string
-	msrv     *http.Server // --metrics-addr
+	msrv     *http.Server  // --metrics-addr (mu)
+	mdone    chan struct{} // closed when msrv's Serve returned (mu)
 	serving  sync.WaitGroup
 
 	mu       sync.Mutex
@@ -183,6 +184,20 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 		return err
 	}
 	e.mu.Lock()
+	served := e.mdone
+	e.mu.Unlock()
+	if !e.launched && served != nil {
+		// headless: the server ends with the test, also when Stop is not
+		// called (an aborted test); ctx ends when the command's run does
+		go func() {
+			select {
+			case <-ctx.Done():
+				_ = e.closeMetrics()
+			case <-served:
+			}
+		}()
+	}
+	e.mu.Lock()
 	e.r = r
 	e.tests++
 	e.warned = false
@@ -282,11 +297,12 @@ func (e *Extension) listen() error {
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}
-	e.srv = &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	e.srv = srv
 	e.serving.Add(1)
 	go func() {
 		defer e.serving.Done()
-		_ = e.srv.Serve(ln)
+		_ = srv.Serve(ln)
 	}()
 	u := "http://" + displayAddr(ln.Addr())
 	e.mu.Lock()
@@ -311,7 +327,10 @@ func displayAddr(a net.Addr) string {
 
 // startMetrics starts the --metrics-addr server once.
 func (e *Extension) startMetrics() error {
-	if e.metricsAddr == "" || e.msrv != nil {
+	e.mu.Lock()
+	running := e.msrv != nil
+	e.mu.Unlock()
+	if e.metricsAddr == "" || running {
 		return nil
 	}
 	ln, err := net.Listen("tcp", e.metricsAddr)
@@ -320,24 +339,31 @@ func (e *Extension) startMetrics() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", e.MetricsHandler())
-	e.msrv = &http.Server{Handler: e.guard(mux), ReadHeaderTimeout: 10 * time.Second}
-	e.serving.Add(1)
+	srv := &http.Server{Handler: e.guard(mux), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
 	go func() {
-		defer e.serving.Done()
-		_ = e.msrv.Serve(ln)
+		defer close(done)
+		_ = srv.Serve(ln)
 	}()
+	e.mu.Lock()
+	e.msrv, e.mdone = srv, done
+	e.mu.Unlock()
 	e.log.Info("Prometheus metrics", "url", "http://"+displayAddr(ln.Addr())+"/metrics")
 	return nil
 }
 
-// closeMetrics stops the --metrics-addr server.
+// closeMetrics stops the --metrics-addr server, if it runs. Safe for
+// concurrent use.
 func (e *Extension) closeMetrics() error {
-	if e.msrv == nil {
+	e.mu.Lock()
+	srv, done := e.msrv, e.mdone
+	e.msrv, e.mdone = nil, nil
+	e.mu.Unlock()
+	if srv == nil {
 		return nil
 	}
-	err := e.msrv.Close()
-	e.msrv = nil
-	e.serving.Wait()
+	err := srv.Close()
+	<-done
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -369,10 +395,7 @@ func (e *Extension) Close() error {
 		cancel()
 		e.srv = nil
 	}
-	if e.msrv != nil {
-		_ = e.msrv.Close()
-		e.msrv = nil
-	}
+	_ = e.closeMetrics()
 	e.serving.Wait()
 	return err
 }

@@ -2,6 +2,7 @@ package webui_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -165,4 +166,30 @@ func TestMetricsAddrHeadless(t *testing.T) {
 	}
 	_, err = httpc.Get("http://" + addr + "/metrics")
 	assert.Error(t, err, "the metrics server ends with the test")
+}
+
+// An aborted headless test (no Stop) still closes the metrics server.
+func TestMetricsAddrClosedAfterAbort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	abort := &locust.UserType{Name: "Abort", Tasks: locust.NewTaskSet("abort").Task(1, func(_ context.Context, u *locust.User) error {
+		time.Sleep(300 * time.Millisecond) // time for a scrape
+		u.Runner().Abort(errors.New("no host"))
+		return nil
+	})}
+	u := startUI(t, []*locust.UserType{abort}, "--headless", "--only-summary", "--metrics-addr", addr)
+	require.Eventually(t, func() bool {
+		resp, err := httpc.Get("http://" + addr + "/metrics")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, locust.ExitUsage, u.wait(t))
+	require.Eventually(t, func() bool {
+		_, err := httpc.Get("http://" + addr + "/metrics")
+		return err != nil
+	}, 5*time.Second, 20*time.Millisecond, "the metrics server ends with the command")
 }
