@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Command is a Locust-compatible command line for a program's own main.
@@ -90,6 +91,8 @@ type session struct {
 	notes          []note   // said at start, once the log is set up
 	logger         *slog.Logger
 	logClose       func() error
+	launched       bool        // a Launcher starts the tests (the web UI)
+	signalled      atomic.Bool // a stop signal arrived during a test
 }
 
 // note is an INFO line to log at start.
@@ -139,7 +142,7 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 		printRatios(s.stdout, r)
 		return 0
 	}
-	return s.run(ctx, r)
+	return s.runTests(ctx, cfg, types, r)
 }
 
 // newSession sets up the outputs and registers every option.

@@ -262,7 +262,7 @@ func (o *options) register(fs *flag.FlagSet) []flagDoc {
 	add(countValue[int64]{&o.numRequests}, flagDoc{names: []string{"n", "num-request"}, arg: "N", usage: "stop after N requests (old Locust)", env: "LOCUST_NUM_REQUEST", alias: true})
 	add(spanValue{&o.stopTimeout}, flagDoc{names: []string{"s", "stop-timeout"}, arg: "TIME", usage: "let running tasks finish for up to this long when stopping (default 0: cancel at once)", env: "LOCUST_STOP_TIMEOUT"})
 	boolVar(&o.onlySummary, flagDoc{names: []string{"only-summary"}, usage: "print only the final summary, not the table every 2 s", env: "LOCUST_ONLY_SUMMARY"})
-	boolVar(&o.printStats, flagDoc{names: []string{"print-stats"}, usage: "print the stats table while running (always on: this program has no web UI; --only-summary turns it off)", env: "LOCUST_PRINT_STATS"})
+	boolVar(&o.printStats, flagDoc{names: []string{"print-stats"}, usage: "print the stats table while running (always on headless; with the web UI only with this option; --only-summary turns it off)", env: "LOCUST_PRINT_STATS"})
 	boolVar(&o.resetStats, flagDoc{names: []string{"reset-stats"}, usage: "reset the statistics once spawning completes", env: "LOCUST_RESET_STATS"})
 	add(&o.tags, flagDoc{names: []string{"T", "tags"}, arg: "TAG ...", usage: "run only the tasks with any of these tags", env: "LOCUST_TAGS"})
 	add(&o.excludeTags, flagDoc{names: []string{"E", "exclude-tags"}, arg: "TAG ...", usage: "do not run the tasks with any of these tags", env: "LOCUST_EXCLUDE_TAGS"})

@@ -47,7 +47,7 @@ func (s *session) usage(w io.Writer) {
 		for _, f := range rest {
 			arg, u := flag.UnquoteUsage(f)
 			env := ""
-			if slices.Contains(s.extFlags, f.Name) {
+			if slices.Contains(s.extFlags, f.Name) && len(f.Name) > 1 {
 				env = envName(f.Name)
 			}
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {

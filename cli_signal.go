@@ -40,10 +40,11 @@ func (s *session) run(ctx context.Context, r *Runner) int {
 			return s.fail(err)
 		}
 	}
-	if !s.o.headless && !s.o.autostart {
+	if !s.o.headless && !s.o.autostart && !s.launched {
 		s.logger.Info("no web UI in this program: running headless (pass --headless to silence this note)")
 	}
-	s.logger.Info("starting test", "users", s.o.users, "spawn_rate", s.o.spawnRate, "run_time", s.o.runTime.String(), "host", r.Config().Host)
+	cfg := r.Config()
+	s.logger.Info("starting test", "users", cfg.Users, "spawn_rate", cfg.SpawnRate, "run_time", cfg.RunTime.String(), "host", cfg.Host)
 
 	stopTable := s.periodicTable(r)
 	runDone := make(chan error, 1)
@@ -71,6 +72,7 @@ func (s *session) run(ctx context.Context, r *Runner) int {
 func (s *session) watchSignals(r *Runner, sigCh <-chan os.Signal, forced chan<- os.Signal, stop <-chan struct{}) {
 	select {
 	case sig := <-sigCh:
+		s.signalled.Store(true)
 		s.logger.Info("stopping on signal (send it again to exit at once)", "signal", sig.String(), "stop_timeout", s.o.stopTimeout.String())
 		r.Stop()
 	case <-stop:
@@ -90,7 +92,7 @@ func (s *session) periodicTable(r *Runner) (stop func()) {
 	quit := make(chan struct{})
 	go func() {
 		defer close(done)
-		if s.o.onlySummary {
+		if s.o.onlySummary || (s.launched && !s.o.printStats) {
 			return
 		}
 		tick := time.NewTicker(2 * time.Second)

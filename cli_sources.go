@@ -157,6 +157,9 @@ func (s *session) envSettings() []setting {
 		}
 	}
 	for _, n := range s.extFlags {
+		if len(n) == 1 {
+			continue // a short alias (-P): the long name has the variable
+		}
 		if v := s.getenv(envName(n)); v != "" {
 			sets = append(sets, setting{name: n, value: v, from: envName(n)})
 		}

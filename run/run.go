@@ -8,8 +8,10 @@
 // -t, -H, --headless, -i, -T, -E, -L, --logfile, ...), the reports
 // (--csv, --csv-full-history, --html, --json, --json-file, --compare)
 // and the thresholds (--threshold, --threshold-abort), from the command
-// line, LOCUST_* variables and locust.conf files alike. Extensions that
-// land later (the web UI, the cluster) are added here too.
+// line, LOCUST_* variables and locust.conf files alike, and the web UI
+// (--web-host, --web-port, --autostart, --autoquit, --web-auth) with
+// Prometheus /metrics (--metrics-addr also headless). Extensions that land
+// later (the cluster) are added here too.
 //
 // The root package imports none of the extensions; programs that want to
 // choose their own use locust.Command directly.
@@ -19,19 +21,22 @@ import (
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/report"
 	"github.com/golocust/locust/threshold"
+	"github.com/golocust/locust/webui"
 )
 
 // Command returns a locust.Command for types with every standard
-// extension: the thresholds (--threshold ...) and the reports (--csv,
+// extension: the thresholds (--threshold ...), the reports (--csv,
 // --html, --json, --compare ...), the reports carrying the threshold
-// results. Change its fields (Name, Flags, Prepare, Setup) before Run or
-// Main to add the program's own options. Each call returns a new Command;
+// results, and the web UI with Prometheus /metrics (without --headless the
+// UI opens on --web-host:--web-port and the test starts from its form).
+// Change its fields (Name, Flags, Prepare, Setup) before Run or Main to add
+// the program's own options. Each call returns a new Command;
 // a Command is not safe for concurrent use.
 func Command(types ...*locust.UserType) *locust.Command {
 	th := threshold.NewExtension()
 	return &locust.Command{
 		Users:      types,
-		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th))},
+		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th)), webui.NewExtension()},
 	}
 }
 
