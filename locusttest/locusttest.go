@@ -88,6 +88,9 @@ type Options struct {
 	// Configure, if set, changes the runner's configuration last (tags,
 	// statistics options, a logger...).
 	Configure func(*locust.Config)
+	// Setup, if set, runs once the runner is made, before the test starts:
+	// add event listeners there (r.Events()).
+	Setup func(r *locust.Runner)
 }
 
 // Run runs one bounded load test of the given user types inside t, under
@@ -149,6 +152,9 @@ func run(ctx context.Context, o Options, types []*locust.UserType) (*locust.Snap
 	r, err := locust.NewRunner(cfg, types...)
 	if err != nil {
 		return nil, err
+	}
+	if o.Setup != nil {
+		o.Setup(r)
 	}
 	if err := r.Run(ctx); err != nil {
 		return r.Snapshot(), err

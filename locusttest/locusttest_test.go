@@ -86,14 +86,22 @@ func runFake(t *testing.T, ctx context.Context, o locusttest.Options, types ...*
 
 func TestRunPasses(t *testing.T) {
 	srv := startService(t)
+	var heard atomic.Int64
+	var users int
 	s := locusttest.Run(t, locusttest.Options{
 		Host:       srv.URL,
 		Users:      3,
 		Iterations: 60,
 		Thresholds: []string{"fail_ratio == 0", "p95 < 5s", "GET /ok: requests == 60"},
+		Configure:  func(cfg *locust.Config) { users = cfg.Users },
+		Setup: func(r *locust.Runner) {
+			r.Events().RequestSuccess.Add(func(locust.Request) { heard.Add(1) })
+		},
 	}, locusttest.User(get("/ok")))
 	assert.Equal(t, int64(60), s.Total.Requests)
 	assert.Equal(t, int64(60), srv.hits.Load())
+	assert.Equal(t, int64(60), heard.Load(), "Setup's listener")
+	assert.Equal(t, 3, users)
 }
 
 func TestRunFailsWithTheTableAndTheFailedThresholds(t *testing.T) {
