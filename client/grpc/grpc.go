@@ -181,10 +181,7 @@ func StreamInterceptor(opts ...Option) ggrpc.StreamClientInterceptor {
 		start := time.Now()
 		cs, err := streamer(ctx, desc, cc, method, callOpts...)
 		if err != nil {
-			_, err = locust.Timed(ctx, u, Type, method, func(context.Context) (struct{}, int64, error) {
-				return struct{}{}, 0, callError(method, err)
-			})
-			return nil, err
+			return nil, record(ctx, u, method, start, time.Now(), 0, callError(method, err))
 		}
 		return &stream{ClientStream: cs, ctx: ctx, u: u, method: method, perMessage: c.perMessage,
 			serverStreams: desc.ServerStreams, start: start, last: start}, nil
@@ -288,13 +285,18 @@ func (s *stream) RecvMsg(m any) error {
 	return err
 }
 
-// record records one request from from to now, with the stop rule of
-// locust.Timed; s.mu is held.
+// record records one request of the stream; s.mu is held.
 func (s *stream) record(from, now time.Time, length int64, err error) error {
-	if err != nil && s.u.StoppedBy(s.ctx) {
-		s.u.RecordCutShort()
+	return record(s.ctx, s.u, s.method, from, now, length, err)
+}
+
+// record records one call (or message) from from to now for u, with the
+// stop rule of locust.Timed, and returns err marked as recorded.
+func record(ctx context.Context, u *locust.User, method string, from, now time.Time, length int64, err error) error {
+	if err != nil && u.StoppedBy(ctx) {
+		u.RecordCutShort()
 		return locust.MarkRecorded(err)
 	}
-	s.u.Record(locust.Request{Type: Type, Name: s.method, Start: from, Duration: now.Sub(from), Length: length, Err: err})
+	u.Record(locust.Request{Type: Type, Name: method, Start: from, Duration: now.Sub(from), Length: length, Err: err})
 	return locust.MarkRecorded(err)
 }

@@ -326,3 +326,39 @@ func TestUnderLoad(t *testing.T) {
 	assert.Zero(t, e.Failures)
 	assert.Empty(t, s.Exceptions)
 }
+
+func TestStreamThatCannotOpenIsAFailure(t *testing.T) {
+	addr := startServer(t)
+	tu := locust.NewTestUser(t.Context(), addr)
+	// an inner interceptor stands for a stream that takes 30 ms to fail
+	slowFail := func(ctx context.Context, desc *ggrpc.StreamDesc, cc *ggrpc.ClientConn, method string, streamer ggrpc.Streamer, opts ...ggrpc.CallOption) (ggrpc.ClientStream, error) {
+		time.Sleep(30 * time.Millisecond)
+		return nil, status.Error(codes.Unavailable, "no stream today")
+	}
+	cc, err := ggrpc.NewClient(addr, append(locustgrpc.DialOptions(locustgrpc.ForUser(tu.User)),
+		ggrpc.WithTransportCredentials(insecure.NewCredentials()), ggrpc.WithChainStreamInterceptor(slowFail))...)
+	require.NoError(t, err)
+	defer cc.Close()
+
+	_, err = repeat(tu.Context(), cc, 1, "x")
+	assert.Equal(t, codes.Unavailable, status.Code(err))
+	assert.True(t, locust.IsRecorded(err))
+	reqs := tu.Requests()
+	require.Len(t, reqs, 1, "recorded once")
+	assert.Equal(t, repeatMethod, reqs[0].Name)
+	assert.EqualError(t, reqs[0].Err, "Unavailable: no stream today")
+	assert.GreaterOrEqual(t, reqs[0].Duration, 30*time.Millisecond, "timed from the call, not from the error")
+}
+
+func TestStreamCutShortByTheStop(t *testing.T) {
+	addr := startServer(t)
+	tu := locust.NewTestUser(t.Context(), addr)
+	cc := openFor(t, tu)
+	st, err := cc.NewStream(tu.Context(), &ggrpc.StreamDesc{ServerStreams: true, ClientStreams: true}, collectMethod)
+	require.NoError(t, err)
+	time.AfterFunc(50*time.Millisecond, tu.Stop)
+	err = st.RecvMsg(&wrapperspb.StringValue{}) // Collect answers only after CloseSend
+	assert.Equal(t, codes.Canceled, status.Code(err))
+	assert.Empty(t, tu.Requests())
+	assert.Equal(t, int64(1), tu.CutShort())
+}
