@@ -12,7 +12,9 @@ import (
 // reads back what was recorded (Requests) and the statistics (Snapshot).
 //
 //	tu := locust.NewTestUser(t.Context(), "tcp://"+srv.Addr())
-//	reply, err := NewClient(tu.User).Send(tu.Context(), "PING", "PING")
+//	c, err := NewClient(tu.Context(), tu.User)
+//	require.NoError(t, err)
+//	reply, err := c.Send(tu.Context(), "PING", "PING")
 //	require.NoError(t, err)
 //	require.Len(t, tu.Requests(), 1)
 //
