@@ -48,7 +48,7 @@ func (s *session) failf(format string, a ...any) int {
 // reports and decide, and returns the exit code.
 func (s *session) finish(ctx context.Context, r *Runner, final *Snapshot) int {
 	printSummary(s.text, final)
-	r.events.Report.Fire(&ReportData{Snapshot: final})
+	r.events.Report.fire(&ReportData{Snapshot: final})
 	code := 0
 	if final.Total.Failures > 0 || len(final.Exceptions) > 0 {
 		code = s.o.exitOnError
@@ -76,6 +76,6 @@ func (s *session) finish(ctx context.Context, r *Runner, final *Snapshot) int {
 	if decided {
 		code = best
 	}
-	r.events.Quitting.Fire(r)
+	r.events.Quitting.fire(r)
 	return code
 }

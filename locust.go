@@ -386,9 +386,7 @@ func (r *Runner) takeIteration() bool {
 
 func (r *Runner) record(rc Recorder, req *Request) {
 	rc.record(req)
-	if r.events.Request.Len() > 0 {
-		r.events.Request.Fire(*req)
-	}
+	r.events.fireRequest(req)
 	if lim := r.cfg.MaxRequests; lim > 0 && r.reqs.Add(1) >= lim {
 		r.limitReached()
 	}
@@ -399,7 +397,7 @@ func (r *Runner) userError(u *User, err error, stack string) {
 	msg := err.Error()
 	r.stats.RecordException(msg, stack, r.cfg.Node)
 	r.log.Debug("error in user code", "user", u.typ.Name, "id", u.id, "error", msg)
-	r.events.UserError.Fire(UserError{User: u, Err: err, Stack: stack})
+	r.events.UserError.fire(UserError{User: u, Err: err, Stack: stack})
 }
 
 // Run runs the test: it spawns the users, and returns when the test stops
@@ -422,7 +420,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Lock()
 	r.start = time.Now()
 	r.mu.Unlock()
-	r.events.TestStart.Fire(r)
+	r.events.TestStart.fire(r)
 	mctx, mstop := context.WithCancel(ctx)
 	mdone := make(chan struct{})
 	go func() {
@@ -446,7 +444,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.end = time.Now()
 	r.mu.Unlock()
 	r.state.Store(int32(StateStopped))
-	r.events.TestStop.Fire(r)
+	r.events.TestStop.fire(r)
 	return r.aborted()
 }
 
@@ -512,10 +510,10 @@ func (r *Runner) control(ctx, uctx context.Context) time.Duration {
 			r.state.Store(int32(StateRunning))
 			if r.cfg.ResetStats {
 				r.stats.Reset()
-				r.events.ResetStats.Fire(struct{}{})
+				r.events.ResetStats.fire(struct{}{})
 			}
 			r.log.Info("all users spawned", "users", cur)
-			r.events.SpawningComplete.Fire(cur)
+			r.events.SpawningComplete.fire(cur)
 		} else if cur != target {
 			r.state.Store(int32(StateSpawning))
 		}
