@@ -173,9 +173,9 @@ func (a *acc) report(method, name string, start time.Time) EntryReport {
 		TotalResponseTime:  float64(a.totalNs) / 1e6,
 		MaxResponseTime:    float64(a.maxNs) / 1e6,
 		TotalContentLength: a.length,
-		ResponseTimes:      maps(a.rt),
-		NumReqsPerSec:      maps(a.reqs),
-		NumFailPerSec:      maps(a.fails),
+		ResponseTimes:      copyMap(a.rt),
+		NumReqsPerSec:      copyMap(a.reqs),
+		NumFailPerSec:      copyMap(a.fails),
 	}
 	if a.minNs >= 0 {
 		m := float64(a.minNs) / 1e6
@@ -188,7 +188,7 @@ func (a *acc) report(method, name string, start time.Time) EntryReport {
 	return e
 }
 
-func maps(m map[int64]int64) map[int64]int64 {
+func copyMap(m map[int64]int64) map[int64]int64 {
 	out := make(map[int64]int64, len(m))
 	for k, v := range m {
 		out[k] = v
