@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -25,10 +27,15 @@ type link struct {
 	done   chan struct{} // the reader has returned
 	quit   chan struct{} // closed by close: the reader stops delivering
 	bad    func(error)   // called for each frame that does not decode
+	tcp    *net.TCPConn  // the connection, to ask the kernel what is unsent
 }
 
 // dialLink connects once (no retry) and starts the reader.
 func dialLink(ctx context.Context, endpoint, id string, bad func(error)) (*link, error) {
+	registerTransport()
+	holder := &connHolder{}
+	ctx = context.WithValue(ctx, connKey{}, holder)
+	endpoint = transportName + strings.TrimPrefix(endpoint, "tcp")
 	sock := zmq4.NewDealer(ctx,
 		zmq4.WithID(zmq4.SocketIdentity(id)),
 		zmq4.WithDialerMaxRetries(0),
@@ -39,7 +46,7 @@ func dialLink(ctx context.Context, endpoint, id string, bad func(error)) (*link,
 		sock.Close()
 		return nil, err
 	}
-	l := &link{sock: sock, msgs: make(chan wire.Message, 64), dead: make(chan struct{}), done: make(chan struct{}), quit: make(chan struct{}), bad: bad}
+	l := &link{sock: sock, msgs: make(chan wire.Message, 64), dead: make(chan struct{}), done: make(chan struct{}), quit: make(chan struct{}), bad: bad, tcp: holder.conn}
 	go l.read()
 	return l, nil
 }
@@ -90,6 +97,17 @@ func (l *link) send(m wire.Message) error {
 		return err
 	}
 	return l.sock.Send(zmq4.NewMsg(b))
+}
+
+// delivered reports whether everything sent so far was acknowledged by the
+// master's host (no byte waits in the send queue); false when it cannot
+// tell or the link is dead.
+func (l *link) delivered() bool {
+	if !l.alive() {
+		return false
+	}
+	n, ok := unsentBytes(l.tcp)
+	return ok && n == 0
 }
 
 // close closes the socket and waits for the reader.

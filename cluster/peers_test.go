@@ -206,3 +206,132 @@ class APIUser(User):
 `
 
 var _ = context.Background
+
+// cutProxy forwards TCP connections from a port on 127.0.0.1 to another.
+// cut resets every connection and refuses new ones (accepted then reset at
+// once) until restore, as a network link that goes down.
+type cutProxy struct {
+	ln     net.Listener
+	to     string
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	down   bool
+	wg     sync.WaitGroup
+	closed bool
+	paused bool // stop reading what the client sends
+	// smallBuf gives the next accepted connections a small receive
+	// buffer, so that a pause leaves bytes unacknowledged at the sender
+	// soon; restore clears it (a small buffer also makes transfers slow)
+	smallBuf bool
+}
+
+func newCutProxy(t *testing.T, to string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cutProxy{ln: ln, to: to, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.accept)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *cutProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+func (p *cutProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.down || p.closed {
+			p.mu.Unlock()
+			reset(c)
+			continue
+		}
+		up, err := net.Dial("tcp", p.to)
+		if err != nil {
+			p.mu.Unlock()
+			reset(c)
+			continue
+		}
+		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		small := p.smallBuf
+		p.mu.Unlock()
+		if tc, ok := c.(*net.TCPConn); ok && small {
+			_ = tc.SetReadBuffer(4096)
+		}
+		pipe := func(dst, src net.Conn) {
+			buf := make([]byte, 32<<10)
+			for {
+				for src == c && p.isPaused() {
+					time.Sleep(5 * time.Millisecond)
+				}
+				n, err := src.Read(buf)
+				if n > 0 {
+					if _, werr := dst.Write(buf[:n]); werr != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+			// an end from one side closes both, gracefully: what was
+			// forwarded is delivered (cut resets instead)
+			p.mu.Lock()
+			delete(p.conns, src)
+			delete(p.conns, dst)
+			p.mu.Unlock()
+			_ = src.Close()
+			_ = dst.Close()
+		}
+		p.wg.Go(func() { pipe(up, c) })
+		p.wg.Go(func() { pipe(c, up) })
+	}
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		reset(c)
+	}
+}
+
+func (p *cutProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down, p.paused, p.smallBuf = false, false, false
+}
+
+// pause stops forwarding what clients send (their bytes pile up unread and
+// soon unacknowledged), as a link that stalls before it breaks.
+func (p *cutProxy) pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = true
+}
+
+func (p *cutProxy) isPaused() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.paused && !p.down && !p.closed
+}
+
+func (p *cutProxy) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cut()
+	_ = p.ln.Close()
+	p.wg.Wait()
+}

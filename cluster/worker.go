@@ -95,7 +95,6 @@ type Worker struct {
 
 	excs     chan wire.Message
 	cutShort atomic.Int64
-	sent     atomic.Int64 // requests in reports handed to a live link
 	ran      atomic.Bool
 
 	// owned by Run's goroutine
@@ -110,9 +109,7 @@ type Worker struct {
 	host         *string
 	tags         []string
 	exclude      []string
-	inDoubt      *StatsReport
-	inDoubtAt    time.Time
-	inDoubtOn    *link
+	inDoubt      []*StatsReport // sent on the link, not acknowledged yet
 	seenMasterHB time.Time
 	cpu          cpuMeter
 }
@@ -245,6 +242,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case e := <-w.excs:
 			w.sendMsg(e)
 		case <-hb.C:
+			w.confirm(0)
 			w.heartbeat()
 			if !w.seenMasterHB.IsZero() && time.Since(w.seenMasterHB) > MasterHeartbeatTimeout {
 				w.log.Error("no heartbeat from the master for too long: quitting", "timeout", MasterHeartbeatTimeout)
@@ -293,12 +291,7 @@ func (w *Worker) connect(ctx context.Context) error {
 func (w *Worker) reconnect(ctx context.Context) error {
 	old := w.link
 	w.log.Warn("lost the connection to the master, reconnecting", "err", old.err)
-	if w.inDoubt != nil && w.inDoubtOn == old && old.deadAt.Sub(w.inDoubtAt) < doubtWindow {
-		w.coll.Restore(w.inDoubt)
-		w.sent.Add(-w.inDoubt.Requests())
-		w.log.Info("resending the last report: the connection died as it was sent", "requests", w.inDoubt.Requests())
-	}
-	w.inDoubt = nil
+	w.restoreInDoubt()
 	old.close()
 	if err := w.connect(ctx); err != nil {
 		return err
@@ -314,11 +307,39 @@ func (w *Worker) reconnect(ctx context.Context) error {
 	return nil
 }
 
-// doubtWindow: a report sent less than this before its connection was seen
-// to fail is assumed lost and sent again. On one host the bytes of a report
-// reach the peer in microseconds, so the window only covers reports written
-// into a connection the peer had already dropped.
-const doubtWindow = 50 * time.Millisecond
+// restoreInDoubt puts back the reports whose bytes the master's host had not
+// acknowledged when their connection died: they are sent again.
+func (w *Worker) restoreInDoubt() {
+	for _, r := range w.inDoubt {
+		w.coll.Restore(r)
+		w.log.Info("sending a report again: the connection died before the master's host acknowledged it", "requests", r.Requests())
+	}
+	w.inDoubt = nil
+}
+
+// confirm forgets the reports in doubt once the kernel says that every byte
+// sent on the link was acknowledged. Where it cannot tell (not Linux), a
+// report counts as delivered once sent.
+func (w *Worker) confirm(wait time.Duration) {
+	if len(w.inDoubt) == 0 {
+		return
+	}
+	if _, ok := unsentBytes(w.link.tcp); !ok && w.link.alive() {
+		w.inDoubt = nil
+		return
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if w.link.delivered() {
+			w.inDoubt = nil
+			return
+		}
+		if !time.Now().Before(deadline) || !w.link.alive() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 func (w *Worker) version() any {
 	if w.cfg.Version == "" {
@@ -397,8 +418,8 @@ func (w *Worker) report() {
 		w.coll.Restore(r)
 		return
 	}
-	w.sent.Add(r.Requests())
-	w.inDoubt, w.inDoubtAt, w.inDoubtOn = r, time.Now(), w.link
+	w.inDoubt = append(w.inDoubt, r)
+	w.confirm(100 * time.Millisecond)
 }
 
 func (w *Worker) heartbeat() {
@@ -446,7 +467,8 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) error {
 		return errQuit
 	case wire.TypeReconnect:
 		w.log.Warn("the master asked for a new connection")
-		w.inDoubt = nil
+		w.confirm(100 * time.Millisecond)
+		w.restoreInDoubt()
 		w.link.close()
 		if err := w.connect(ctx); err != nil {
 			return errQuit

@@ -146,3 +146,69 @@ func TestPythonMasterWithTwoGoWorkers(t *testing.T) {
 	assert.Contains(t, excs[0]["Message"], "boom in Go task")
 	assert.Positive(t, atoi(t, excs[0]["Count"]))
 }
+
+// The link of one of two Go workers to a real Python master is cut for 5 s
+// in the middle of the run (a proxy resets the connection and refuses new
+// ones): the worker reconnects, the master heals it, and the master's totals
+// still equal what the target saw, because the requests made while the
+// link was down are reported after the reconnect.
+func TestWorkerLinkCutLosesNoStats(t *testing.T) {
+	locustBin(t)
+	tg := newTarget(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "locustfile.py", masterLocustfile)
+	port := freePort(t)
+	master := startLocust(t, dir, "-f", "locustfile.py", "--master",
+		"--master-bind-host", "127.0.0.1", "--master-bind-port", strconv.Itoa(port),
+		"--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "22s",
+		"-H", tg.srv.URL, "-E", "other", "--csv", filepath.Join(dir, "run"))
+	proxy := newCutProxy(t, "127.0.0.1:"+strconv.Itoa(port))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	types := testTypes(20 * time.Millisecond)
+	direct, waitDirect := runGoWorkers(t, ctx, 1, WorkerConfig{MasterPort: port, Logger: testLogger(t)}, types)
+	var mu sync.Mutex
+	var reported int64
+	cfg := WorkerConfig{MasterPort: proxy.port(), Logger: testLogger(t), OnReport: func(r *StatsReport) {
+		mu.Lock()
+		reported += r.Requests()
+		mu.Unlock()
+	}}
+	cfg.NodeID = fmt.Sprintf("proxied_%032x", time.Now().UnixNano())
+	proxied, err := NewWorker(cfg, types...)
+	require.NoError(t, err)
+	proxiedErr := make(chan error, 1)
+	go func() { proxiedErr <- proxied.Run(ctx) }()
+
+	master.waitOutput(t, "All users spawned", 30*time.Second)
+	time.Sleep(4500 * time.Millisecond)
+	before := tg.counts()
+	proxy.cut()
+	t.Log("link cut")
+	time.Sleep(5 * time.Second)
+	proxy.restore()
+	t.Log("link restored")
+	after := tg.counts()
+	require.Greater(t, after["/api"]+after["/ok"], before["/api"]+before["/ok"], "the workers kept running while the link was down")
+
+	require.NoError(t, <-proxiedErr)
+	for _, err := range waitDirect() {
+		require.NoError(t, err)
+	}
+	master.wait(t, 30*time.Second)
+	require.Contains(t, master.out.String(), "failed to send heartbeat, setting state to missing")
+	require.Contains(t, master.out.String(), "self-healed with heartbeat")
+
+	cut := proxied.CutShort() + direct[0].CutShort()
+	seen := tg.counts()
+	rows := csvRows(t, filepath.Join(dir, "run_stats.csv"))
+	var total int64
+	for _, r := range rows {
+		if r["Name"] == "Aggregated" {
+			total = atoi(t, r["Request Count"])
+		}
+	}
+	t.Logf("target saw %v, master counted %d, cut short %d", seen, total, cut)
+	assert.Equal(t, seen["/ok"]+seen["/fail"]+seen["/api"], total+cut)
+}
