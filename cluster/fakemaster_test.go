@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -26,20 +27,28 @@ type fakeMaster struct {
 	done chan struct{}
 	acks int
 	ctx  context.Context
+	stop func()
 }
 
-func newFakeMaster(t *testing.T) *fakeMaster {
+func newFakeMaster(t *testing.T) *fakeMaster { return newFakeMasterOn(t, 0) }
+
+// newFakeMasterOn listens on port (0: any); stop ends it (also at cleanup).
+func newFakeMasterOn(t *testing.T, port int) *fakeMaster {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sock := zmq4.NewRouter(ctx, zmq4.WithTimeout(5*time.Second))
-	require.NoError(t, sock.Listen("tcp://127.0.0.1:0"))
+	require.NoError(t, sock.Listen(fmt.Sprintf("tcp://127.0.0.1:%d", port)))
 	m := &fakeMaster{t: t, sock: sock, port: sock.Addr().(*net.TCPAddr).Port, ids: map[string][]byte{}, done: make(chan struct{}), ctx: ctx}
 	go m.loop()
-	t.Cleanup(func() {
-		cancel()
-		sock.Close()
-		<-m.done
-	})
+	var once sync.Once
+	m.stop = func() {
+		once.Do(func() {
+			cancel()
+			sock.Close()
+			<-m.done
+		})
+	}
+	t.Cleanup(m.stop)
 	return m
 }
 

@@ -263,7 +263,9 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) connect(ctx context.Context) error {
 	delay := w.cfg.ReconnectMin
 	for attempt := 1; ; attempt++ {
-		l, err := dialLink(ctx, w.endpoint, w.cfg.NodeID, func(err error) {
+		// the link outlives ctx: after a cancel it still carries the final
+		// report and the quit; Run closes it
+		l, err := dialLink(context.WithoutCancel(ctx), w.endpoint, w.cfg.NodeID, func(err error) {
 			w.log.Warn("dropped a bad message from the master", "err", err)
 		})
 		if err == nil {
@@ -461,6 +463,9 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) error {
 		w.send(wire.TypeClientReady, w.version())
 	case wire.TypeQuit:
 		w.log.Info("quit from the master")
+		// a Locust master waits only 0.5 s for the final reports: send
+		// what is there at once, then the rest after the users stopped
+		w.report()
 		w.stopUsers(true)
 		w.report()
 		w.send(wire.TypeQuit, nil)

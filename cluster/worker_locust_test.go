@@ -204,11 +204,13 @@ func TestWorkerLinkCutLosesNoStats(t *testing.T) {
 	seen := tg.counts()
 	rows := csvRows(t, filepath.Join(dir, "run_stats.csv"))
 	var total int64
+	got := map[string]int64{}
 	for _, r := range rows {
+		got[r["Name"]] = atoi(t, r["Request Count"])
 		if r["Name"] == "Aggregated" {
 			total = atoi(t, r["Request Count"])
 		}
 	}
-	t.Logf("target saw %v, master counted %d, cut short %d", seen, total, cut)
+	t.Logf("target saw %v, master counted %v, cut short %d", seen, got, cut)
 	assert.Equal(t, seen["/ok"]+seen["/fail"]+seen["/api"], total+cut)
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -114,10 +113,16 @@ func TestWorkerProtocol(t *testing.T) {
 		assert.Contains(t, d, k)
 	}
 
+	// reconnect: a new connection and a new client_ready
+	readies := len(m.of(wire.TypeClientReady))
+	m.send(cfg.NodeID, wire.TypeReconnect, nil)
+	require.Eventually(t, func() bool { return len(m.of(wire.TypeClientReady)) > readies }, 5*time.Second, 10*time.Millisecond)
+
 	// stop: client_stopped, then client_ready again; a new test after it
+	readies = len(m.of(wire.TypeClientReady))
 	m.send(cfg.NodeID, wire.TypeStop, nil)
 	m.waitFor(wire.TypeClientStopped, nil, 10*time.Second)
-	require.Eventually(t, func() bool { return len(m.of(wire.TypeClientReady)) >= 2 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(m.of(wire.TypeClientReady)) > readies }, 5*time.Second, 10*time.Millisecond)
 	m.send(cfg.NodeID, wire.TypeSpawn, spawnMsg(200, map[string]any{"Rec": 1}))
 	m.waitFor(wire.TypeSpawningComplete, func(x wire.Message) bool {
 		d, _ := wire.Map(x.Data)
@@ -168,4 +173,67 @@ func TestWorkerResendsUnacknowledgedReports(t *testing.T) {
 	assert.Equal(t, recorded.Load(), m.requests(), "requests recorded vs received by the master")
 }
 
-var _ = errors.New
+// A master that goes away and comes back (a new process on the same port):
+// the idle worker reconnects with backoff and joins the new master; a
+// spawn from it works.
+func TestWorkerRejoinsRestartedMaster(t *testing.T) {
+	m := newFakeMaster(t)
+	var recorded atomic.Int64
+	cfg := fastConfig(t, m.port)
+	cfg.NodeID = "gohost_00112233445566778899aabbccddeeff"
+	w, err := NewWorker(cfg, recType("Rec", &recorded, 1, 10*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	m.waitFor(wire.TypeHeartbeat, nil, 5*time.Second)
+
+	m.stop()
+	time.Sleep(1500 * time.Millisecond) // a few failed attempts, with backoff
+	m2 := newFakeMasterOn(t, m.port)
+	m2.waitFor(wire.TypeClientReady, nil, 10*time.Second)
+	m2.send(cfg.NodeID, wire.TypeSpawn, spawnMsg(1, map[string]any{"Rec": 1}))
+	m2.waitFor(wire.TypeSpawningComplete, nil, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	m2.send(cfg.NodeID, wire.TypeQuit, nil)
+	require.NoError(t, <-done)
+	m2.waitFor(wire.TypeQuit, nil, 5*time.Second)
+	assert.Equal(t, recorded.Load(), m2.requests())
+}
+
+// Cancelling the context stops the users at once and tells the master the
+// worker quits, with a final report.
+func TestWorkerContextCancel(t *testing.T) {
+	m := newFakeMaster(t)
+	var recorded atomic.Int64
+	cfg := fastConfig(t, m.port)
+	cfg.NodeID = "gohost_ffeeddccbbaa99887766554433221100"
+	w, err := NewWorker(cfg, recType("Rec", &recorded, 1, 10*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	m.waitFor(wire.TypeClientReady, nil, 5*time.Second)
+	m.send(cfg.NodeID, wire.TypeSpawn, spawnMsg(1, map[string]any{"Rec": 2}))
+	m.waitFor(wire.TypeSpawningComplete, nil, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	m.waitFor(wire.TypeQuit, nil, 5*time.Second)
+	assert.Equal(t, recorded.Load(), m.requests())
+}
+
+func TestNewWorkerChecks(t *testing.T) {
+	var n atomic.Int64
+	_, err := NewWorker(WorkerConfig{})
+	assert.Error(t, err)
+	_, err = NewWorker(WorkerConfig{}, recType("A", &n, 1, 0), recType("A", &n, 1, 0))
+	assert.ErrorContains(t, err, "two user types")
+	_, err = NewWorker(WorkerConfig{MasterPort: 70000}, recType("A", &n, 1, 0))
+	assert.Error(t, err)
+	w, err := NewWorker(WorkerConfig{}, recType("A", &n, 1, 0))
+	require.NoError(t, err)
+	assert.Regexp(t, `^[^_]+_[0-9a-f]{32}$`, w.NodeID())
+}
