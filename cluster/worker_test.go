@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -236,4 +238,29 @@ func TestNewWorkerChecks(t *testing.T) {
 	w, err := NewWorker(WorkerConfig{}, recType("A", &n, 1, 0))
 	require.NoError(t, err)
 	assert.Regexp(t, `^[^_]+_[0-9a-f]{32}$`, w.NodeID())
+}
+
+// The spawn options of a real Locust 2.12.1 master's frame (host, stop
+// timeout, tags) reach the runners' configuration.
+func TestSpawnOptionsFromRealMaster(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("wire", "testdata", "master_spawn.msgpack"))
+	require.NoError(t, err)
+	m, err := wire.Decode(b)
+	require.NoError(t, err)
+	d, ok := wire.Map(m.Data)
+	require.True(t, ok)
+	var n atomic.Int64
+	w, err := NewWorker(WorkerConfig{Base: locust.Config{ExcludeTags: []string{"kept"}}}, recType("WebUser", &n, 1, 0))
+	require.NoError(t, err)
+	require.NoError(t, w.options(d))
+	require.NotNil(t, w.host)
+	assert.Equal(t, "http://127.0.0.1:9", *w.host)
+	assert.Equal(t, 2*time.Second, w.stopTimeout)
+	assert.Equal(t, []string{"a", "b"}, w.tags)
+	assert.Equal(t, []string{"kept"}, w.exclude, "None keeps the worker's own")
+
+	bad := map[string]any{"stop_timeout": "soon"}
+	assert.Error(t, w.options(bad))
+	bad = map[string]any{"parsed_options": map[string]any{"tags": []any{1}}}
+	assert.Error(t, w.options(bad))
 }

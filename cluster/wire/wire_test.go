@@ -176,3 +176,31 @@ func TestPyRepr(t *testing.T) {
 		assert.Equal(t, want, PyRepr(in), in)
 	}
 }
+
+// Frames captured from a real Locust 2.12.1 master (testdata/README.md).
+func TestDecodeRealMasterFrames(t *testing.T) {
+	m, err := Decode(readFrame(t, "master_ack"))
+	require.NoError(t, err)
+	assert.Equal(t, TypeAck, m.Type)
+	assert.Equal(t, "capture_0123456789abcdef0123456789abcdef", m.NodeID)
+	m, err = Decode(readFrame(t, "master_quit"))
+	require.NoError(t, err)
+	assert.Equal(t, TypeQuit, m.Type)
+	assert.Nil(t, m.Data)
+	m, err = Decode(readFrame(t, "master_spawn"))
+	require.NoError(t, err)
+	d, ok := Map(m.Data)
+	require.True(t, ok)
+	assert.Equal(t, "http://127.0.0.1:9", d["host"])
+	st, ok := Float(d["stop_timeout"])
+	require.True(t, ok)
+	assert.Equal(t, 2.0, st)
+	po, ok := Map(d["parsed_options"])
+	require.True(t, ok)
+	tags, err := Strings(po["tags"])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, tags)
+	assert.Nil(t, po["exclude_tags"])
+	counts, _ := Map(d["user_classes_count"])
+	assert.Equal(t, map[string]any{"WebUser": int64(2)}, counts)
+}
