@@ -225,11 +225,11 @@ type cutProxy struct {
 	smallBuf bool
 }
 
-func newCutProxy(t *testing.T, to string) *cutProxy {
+func newCutProxy(t *testing.T, to string, smallBuf bool) *cutProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &cutProxy{ln: ln, to: to, conns: map[net.Conn]struct{}{}}
+	p := &cutProxy{ln: ln, to: to, conns: map[net.Conn]struct{}{}, smallBuf: smallBuf}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.close)
 	return p

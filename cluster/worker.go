@@ -465,10 +465,12 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) error {
 		w.log.Info("quit from the master")
 		// a Locust master waits only 0.5 s for the final reports: send
 		// what is there at once, then the rest after the users stopped
+		start := time.Now()
 		w.report()
 		w.stopUsers(true)
 		w.report()
 		w.send(wire.TypeQuit, nil)
+		w.log.Info("final report sent", "after", time.Since(start))
 		return errQuit
 	case wire.TypeReconnect:
 		w.log.Warn("the master asked for a new connection")

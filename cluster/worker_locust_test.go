@@ -162,7 +162,7 @@ func TestWorkerLinkCutLosesNoStats(t *testing.T) {
 		"--master-bind-host", "127.0.0.1", "--master-bind-port", strconv.Itoa(port),
 		"--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "22s",
 		"-H", tg.srv.URL, "-E", "other", "--csv", filepath.Join(dir, "run"))
-	proxy := newCutProxy(t, "127.0.0.1:"+strconv.Itoa(port))
+	proxy := newCutProxy(t, "127.0.0.1:"+strconv.Itoa(port), false)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

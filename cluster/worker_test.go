@@ -144,8 +144,7 @@ func TestWorkerProtocol(t *testing.T) {
 // request. (zmq4 would drop it without a word.)
 func TestWorkerResendsUnacknowledgedReports(t *testing.T) {
 	m := newFakeMaster(t)
-	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", m.port))
-	proxy.smallBuf = true
+	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", m.port), true)
 	var recorded atomic.Int64
 	cfg := fastConfig(t, proxy.port())
 	cfg.NodeID = "gohost_fedcba9876543210fedcba9876543210"
