@@ -66,6 +66,10 @@ type WorkerConfig struct {
 	// ReconnectMin and ReconnectMax bound the backoff between attempts to
 	// reach a master that went away (default 100 ms doubling to 2 s).
 	ReconnectMin, ReconnectMax time.Duration
+	// MasterTimeout: once the master sent a heartbeat (Locust 2.19+
+	// masters do), the worker quits when none came for this long (default
+	// 60 s, Locust's).
+	MasterTimeout time.Duration
 	// OnReport, if set, is called with every stats report the worker
 	// sends (for tests and logs); it must not keep or change the report.
 	OnReport func(*StatsReport)
@@ -166,6 +170,9 @@ func NewWorker(cfg WorkerConfig, types ...*locust.UserType) (*Worker, error) {
 	if w.cfg.AckRetries <= 0 {
 		w.cfg.AckRetries = DefaultAckRetries
 	}
+	if w.cfg.MasterTimeout <= 0 {
+		w.cfg.MasterTimeout = MasterHeartbeatTimeout
+	}
 	if w.cfg.ReconnectMin <= 0 {
 		w.cfg.ReconnectMin = 100 * time.Millisecond
 	}
@@ -244,8 +251,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-hb.C:
 			w.confirm(0)
 			w.heartbeat()
-			if !w.seenMasterHB.IsZero() && time.Since(w.seenMasterHB) > MasterHeartbeatTimeout {
-				w.log.Error("no heartbeat from the master for too long: quitting", "timeout", MasterHeartbeatTimeout)
+			if !w.seenMasterHB.IsZero() && time.Since(w.seenMasterHB) > w.cfg.MasterTimeout {
+				w.log.Error("no heartbeat from the master for too long: quitting", "timeout", w.cfg.MasterTimeout)
 				w.stopUsers(false)
 				w.report()
 				w.send(wire.TypeQuit, nil)

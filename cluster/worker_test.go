@@ -263,3 +263,90 @@ func TestSpawnOptionsFromRealMaster(t *testing.T) {
 	bad = map[string]any{"parsed_options": map[string]any{"tags": []any{1}}}
 	assert.Error(t, w.options(bad))
 }
+
+// slowType makes 400 ms requests that end early when the user's context
+// does; attempted counts the requests begun.
+func slowType(attempted *atomic.Int64) *locust.UserType {
+	return &locust.UserType{
+		Name: "Slow",
+		Tasks: locust.NewTaskSet("slow").Task(1, func(ctx context.Context, u *locust.User) error {
+			attempted.Add(1)
+			return u.Measure(ctx, "GET", "/slow", func(ctx context.Context) (int64, error) {
+				select {
+				case <-time.After(400 * time.Millisecond):
+					return 1, nil
+				case <-ctx.Done():
+					return 0, context.Cause(ctx)
+				}
+			})
+		}),
+	}
+}
+
+// The master's stop_timeout lets running requests finish at a stop; without
+// one they are cut short (counted by CutShort, in no report, as in Locust).
+func TestWorkerAppliesStopTimeout(t *testing.T) {
+	m := newFakeMaster(t)
+	var attempted atomic.Int64
+	cfg := fastConfig(t, m.port)
+	cfg.NodeID = "gohost_0000000000000000000000000000abcd"
+	w, err := NewWorker(cfg, slowType(&attempted))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	m.waitFor(wire.TypeClientReady, nil, 5*time.Second)
+
+	spawn := spawnMsg(1, map[string]any{"Slow": 3})
+	spawn["stop_timeout"] = 2.0
+	m.send(cfg.NodeID, wire.TypeSpawn, spawn)
+	m.waitFor(wire.TypeSpawningComplete, nil, 5*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	m.send(cfg.NodeID, wire.TypeStop, nil)
+	m.waitFor(wire.TypeClientStopped, nil, 5*time.Second)
+	assert.Zero(t, w.CutShort(), "requests finished within the stop timeout")
+	assert.Equal(t, attempted.Load(), m.requests())
+	assert.EqualValues(t, 3, attempted.Load())
+
+	m.send(cfg.NodeID, wire.TypeSpawn, spawnMsg(2, map[string]any{"Slow": 2})) // stop_timeout None
+	require.Eventually(t, func() bool { return len(m.of(wire.TypeSpawningComplete)) == 2 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	m.send(cfg.NodeID, wire.TypeStop, nil)
+	require.Eventually(t, func() bool { return len(m.of(wire.TypeClientStopped)) == 2 }, 5*time.Second, 10*time.Millisecond)
+	assert.EqualValues(t, 2, w.CutShort(), "requests in flight at a stop without timeout are cut short")
+	assert.Equal(t, attempted.Load(), m.requests()+w.CutShort())
+
+	m.send(cfg.NodeID, wire.TypeQuit, nil)
+	require.NoError(t, <-done)
+}
+
+// A worker that saw the master's heartbeats quits when they stop coming.
+func TestWorkerQuitsWithoutMasterHeartbeats(t *testing.T) {
+	m := newFakeMaster(t)
+	var n atomic.Int64
+	cfg := fastConfig(t, m.port)
+	cfg.NodeID = "gohost_0000000000000000000000000000beef"
+	cfg.MasterTimeout = 500 * time.Millisecond
+	w, err := NewWorker(cfg, recType("Rec", &n, 1, 10*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	m.waitFor(wire.TypeClientReady, nil, 5*time.Second)
+	time.Sleep(700 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("quit before any master heartbeat")
+	default:
+	}
+	m.send(cfg.NodeID, wire.TypeHeartbeat, nil)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("worker did not quit after the master's heartbeats stopped")
+	}
+	m.waitFor(wire.TypeQuit, nil, 5*time.Second)
+}
