@@ -140,15 +140,29 @@ func TestCollectorConcurrentRecordAndTake(t *testing.T) {
 	assert.Equal(t, fails, errs)
 }
 
-// BenchmarkCollectorRecord shows the hot path: run with -benchmem, it must
-// report 0 allocs/op.
-func BenchmarkCollectorRecord(b *testing.B) {
-	c := NewCollector(nil)
+// BenchmarkRecord shows the worker's hot path: a request goes to the
+// runner's own stats (core) and to the Collector (collector). Run with
+// -benchmem: both report 0 allocs/op; the ratio of their ns/op is the cost
+// the cluster adds.
+func BenchmarkRecord(b *testing.B) {
 	req := locust.Request{Type: "GET", Name: "/item", Duration: 12 * time.Millisecond, Length: 512}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			c.Record(req)
-		}
+	b.Run("core", func(b *testing.B) {
+		s := locust.NewStats(locust.StatsOptions{})
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			rc := s.Recorder()
+			for pb.Next() {
+				rc.Record(req)
+			}
+		})
+	})
+	b.Run("collector", func(b *testing.B) {
+		c := NewCollector(nil)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Record(req)
+			}
+		})
 	})
 }
