@@ -2,13 +2,22 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/golocust/locust"
+	"github.com/golocust/locust/cluster/wire"
 )
 
 func TestDistribute(t *testing.T) {
@@ -90,4 +99,84 @@ func TestGoMasterWithPythonAndGoWorkers(t *testing.T) {
 	assert.True(t, py500, "the Python worker's failures arrived: %v", m.Stats().Errors())
 	assert.True(t, go500, "the Go worker's failures arrived: %v", m.Stats().Errors())
 	assert.Positive(t, m.Stats().Exceptions(), "the Go worker's task errors arrived")
+}
+
+// A Python worker's report (float bucket keys, None) merges as Locust's
+// master merges it; a malformed report is refused whole.
+func TestMasterStatsMergePythonReport(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("wire", "testdata", "stats.msgpack"))
+	require.NoError(t, err)
+	msg, err := wire.Decode(b)
+	require.NoError(t, err)
+	s := newMasterStats()
+	require.NoError(t, s.merge(msg.Data))
+	require.NoError(t, s.merge(msg.Data))
+	n, f := s.Entry("GET", "/ok")
+	assert.EqualValues(t, 112, n)
+	assert.Zero(t, f)
+	a := s.entries[entryKey{"GET", "/ok"}]
+	assert.Equal(t, map[int64]int64{7: 16, 100: 16, 140: 16, 150: 16, 160: 16, 3400: 16, 59000: 16}, a.rt)
+	assert.InDelta(t, 7.4e6, float64(a.minNs), 1)
+	assert.EqualValues(t, 58760e6, a.maxNs)
+	errs := s.Errors()
+	require.Len(t, errs, 1)
+	assert.EqualValues(t, 4, errs[0].Occurrences)
+
+	for _, bad := range []any{nil, "x", map[string]any{"stats": "x"}, map[string]any{"stats": []any{}},
+		map[string]any{"stats": []any{1}, "stats_total": map[string]any{}},
+		map[string]any{"stats": []any{}, "stats_total": map[string]any{"response_times": map[any]any{"k": 1}}},
+		map[string]any{"stats": []any{}, "stats_total": map[string]any{"num_requests": -5}},
+	} {
+		assert.Error(t, s.merge(bad), "%v", bad)
+	}
+	n, _ = s.Entry("GET", "/ok")
+	assert.EqualValues(t, 112, n, "refused reports change nothing")
+}
+
+// Hostile peers (raw garbage over TCP, bad msgpack over ZeroMQ, stats from
+// an unknown worker with bad shapes) do not stop the master: a real worker
+// still joins it afterwards.
+func TestMasterSurvivesHostilePeers(t *testing.T) {
+	m, err := NewMaster(MasterConfig{BindPort: -1, Classes: []Class{{Name: "Rec"}}, Users: 1, RunTime: 500 * time.Millisecond, Logger: testLogger(t)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, m.Listen(ctx))
+
+	// raw bytes that are no ZMTP greeting
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", m.Port()))
+	require.NoError(t, err)
+	_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n" + strings.Repeat("\xff", 4096)))
+	_ = c.Close()
+
+	// a ZeroMQ peer sending hostile frames
+	rogue := zmq4.NewDealer(ctx, zmq4.WithID(zmq4.SocketIdentity("rogue_0")))
+	require.NoError(t, rogue.Dial(fmt.Sprintf("tcp://127.0.0.1:%d", m.Port())))
+	for _, b := range [][]byte{{}, {0xc1}, {0x93, 0xdd, 0xff, 0xff, 0xff, 0xff}, {0x93, 0xa1, 'x', 0x81, 0x80, 0x01, 0xa0}} {
+		require.NoError(t, rogue.Send(zmq4.NewMsg(b)))
+	}
+	for _, msg := range []wire.Message{
+		{Type: wire.TypeStats, Data: "nonsense", NodeID: "rogue_0"},
+		{Type: wire.TypeStats, Data: map[string]any{"stats": []any{map[string]any{"num_requests": "many"}}}, NodeID: "rogue_0"},
+		{Type: wire.TypeHeartbeat, Data: 7, NodeID: "rogue_0"},
+		{Type: wire.TypeSpawningComplete, Data: nil, NodeID: "rogue_0"},
+		{Type: wire.TypeException, Data: []any{1}, NodeID: "rogue_0"},
+	} {
+		b, err := wire.Encode(msg)
+		require.NoError(t, err)
+		require.NoError(t, rogue.Send(zmq4.NewMsg(b)))
+	}
+	require.NoError(t, rogue.Send(zmq4.NewMsgFrom([]byte("two"), []byte("frames"))))
+	time.Sleep(200 * time.Millisecond)
+	rogue.Close()
+
+	var n atomic.Int64
+	ws, wait := runGoWorkers(t, ctx, 1, fastConfig(t, m.Port()), []*locust.UserType{recType("Rec", &n, 1, 10*time.Millisecond)})
+	require.NoError(t, m.Run(ctx))
+	for _, err := range wait() {
+		require.NoError(t, err)
+	}
+	reqs, _ := m.Stats().Totals()
+	assert.Positive(t, reqs)
+	assert.Equal(t, n.Load(), reqs+ws[0].CutShort())
 }
