@@ -45,6 +45,10 @@ type MasterConfig struct {
 	Tags, ExcludeTags []string
 	RunTime           time.Duration
 	Logger            *slog.Logger
+	// HeartbeatInterval is the master's liveness tick (default 1 s, as
+	// Locust's): a worker silent for more than 3 ticks is marked missing
+	// and its users go to the others; a heartbeat heals it.
+	HeartbeatInterval time.Duration
 }
 
 // WorkerInfo is what the master knows of one worker.
@@ -72,13 +76,18 @@ type Master struct {
 	order   []string // node ids by arrival: the index
 	stats   *MasterStats
 	changed chan struct{}
+	running bool // users were handed out: rebalance on changes
 }
 
 type masterWorker struct {
 	id       []byte
 	info     WorkerInfo
 	lastSeen time.Time
+	liveness int // Locust's HEARTBEAT_LIVENESS countdown
 }
+
+// heartbeatLiveness is Locust's HEARTBEAT_LIVENESS.
+const heartbeatLiveness = 3
 
 // NewMaster checks cfg.
 func NewMaster(cfg MasterConfig) (*Master, error) {
@@ -92,6 +101,9 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 		if c.Name == "" || c.Weight < 0 || c.FixedCount < 0 {
 			return nil, fmt.Errorf("cluster: bad class %+v", c)
 		}
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = time.Second
 	}
 	if cfg.BindHost == "" {
 		cfg.BindHost = "127.0.0.1"
@@ -197,7 +209,7 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 			idx = len(m.order)
 			m.order = append(m.order, node)
 		}
-		m.workers[node] = &masterWorker{id: slices.Clone(id), info: WorkerInfo{ID: node, State: "ready", Index: idx}, lastSeen: time.Now()}
+		m.workers[node] = &masterWorker{id: slices.Clone(id), info: WorkerInfo{ID: node, State: "ready", Index: idx}, lastSeen: time.Now(), liveness: heartbeatLiveness}
 		m.send(id, node, wire.TypeAck, map[string]any{"index": idx})
 		m.log.Info("master: worker ready", "worker", node, "index", idx, "version", msg.Data)
 		return
@@ -222,9 +234,17 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 	w.lastSeen = time.Now()
 	switch msg.Type {
 	case wire.TypeHeartbeat:
+		w.liveness = heartbeatLiveness
 		if d, ok := wire.Map(msg.Data); ok {
+			healed := w.info.State == "missing"
 			if s, ok := d["state"].(string); ok {
 				w.info.State = s
+			}
+			if healed {
+				m.log.Info("master: worker healed with a heartbeat", "worker", node)
+				if m.running {
+					m.rebalanceLocked()
+				}
 			}
 			if c, ok := wire.Float(d["current_cpu_usage"]); ok {
 				w.info.CPU = c
@@ -340,32 +360,10 @@ func (m *Master) Run(ctx context.Context) error {
 		}
 	}
 	m.mu.Lock()
-	ids := slices.Clone(m.order)
-	ids = slices.DeleteFunc(ids, func(id string) bool { return m.workers[id] == nil })
-	shares := Distribute(m.cfg.Classes, m.cfg.Users, len(ids))
-	var host any
-	if m.cfg.Host != "" {
-		host = m.cfg.Host
-	}
-	var stopTimeout any
-	if m.cfg.StopTimeout > 0 {
-		stopTimeout = m.cfg.StopTimeout.Seconds()
-	}
-	opts := map[string]any{"tags": listOrNil(m.cfg.Tags), "exclude_tags": listOrNil(m.cfg.ExcludeTags)}
-	ts := float64(time.Now().UnixNano()) / 1e9
-	for i, id := range ids {
-		w := m.workers[id]
-		counts := map[string]any{}
-		for name, k := range shares[i] {
-			counts[name] = k
-		}
-		m.send(w.id, id, wire.TypeSpawn, map[string]any{
-			"timestamp": ts, "user_classes_count": counts, "host": host,
-			"stop_timeout": stopTimeout, "parsed_options": opts,
-		})
-	}
+	m.running = true
+	m.rebalanceLocked()
 	m.mu.Unlock()
-	m.log.Info("master: users handed out", "users", m.cfg.Users, "workers", len(ids))
+	go m.liveness(ctx)
 	var timer <-chan time.Time
 	if m.cfg.RunTime > 0 {
 		timer = time.After(m.cfg.RunTime)
@@ -375,6 +373,7 @@ func (m *Master) Run(ctx context.Context) error {
 	case <-timer:
 	}
 	m.mu.Lock()
+	m.running = false
 	for id, w := range m.workers {
 		m.send(w.id, id, wire.TypeQuit, nil)
 	}
@@ -394,6 +393,79 @@ func (m *Master) Run(ctx context.Context) error {
 		case <-m.changed:
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// rebalanceLocked hands the users out again among the workers that are not
+// missing (a new spawn message to each, with a new timestamp), as Locust's
+// master does when a worker joins, goes missing or heals. m.mu is held.
+func (m *Master) rebalanceLocked() {
+	var ids []string
+	for _, id := range m.order {
+		if w := m.workers[id]; w != nil && w.info.State != "missing" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		m.log.Warn("master: no worker left to run the users")
+		return
+	}
+	shares := Distribute(m.cfg.Classes, m.cfg.Users, len(ids))
+	var host any
+	if m.cfg.Host != "" {
+		host = m.cfg.Host
+	}
+	var stopTimeout any
+	if m.cfg.StopTimeout > 0 {
+		stopTimeout = m.cfg.StopTimeout.Seconds()
+	}
+	opts := map[string]any{"tags": listOrNil(m.cfg.Tags), "exclude_tags": listOrNil(m.cfg.ExcludeTags)}
+	ts := float64(time.Now().UnixNano()) / 1e9
+	for i, id := range ids {
+		counts := map[string]any{}
+		for name, k := range shares[i] {
+			counts[name] = k
+		}
+		m.send(m.workers[id].id, id, wire.TypeSpawn, map[string]any{
+			"timestamp": ts, "user_classes_count": counts, "host": host,
+			"stop_timeout": stopTimeout, "parsed_options": opts,
+		})
+	}
+	m.log.Info("master: users handed out", "users", m.cfg.Users, "workers", len(ids))
+}
+
+// liveness marks workers missing after Locust's heartbeat liveness (3
+// silent ticks) and rebalances; it ends with ctx or when the test ends.
+func (m *Master) liveness(ctx context.Context) {
+	t := time.NewTicker(m.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		if !m.running {
+			m.mu.Unlock()
+			return
+		}
+		lost := false
+		for id, w := range m.workers {
+			if w.info.State == "missing" {
+				continue
+			}
+			w.liveness--
+			if w.liveness < 0 {
+				w.info.State = "missing"
+				lost = true
+				m.log.Info("master: worker failed to send heartbeats, marked missing", "worker", id)
+			}
+		}
+		if lost {
+			m.rebalanceLocked()
+		}
+		m.mu.Unlock()
 	}
 }
 

@@ -180,3 +180,62 @@ func TestMasterSurvivesHostilePeers(t *testing.T) {
 	assert.Positive(t, reqs)
 	assert.Equal(t, n.Load(), reqs+ws[0].CutShort())
 }
+
+// A worker whose link is cut goes missing after the heartbeat liveness and
+// its users go to the other worker; when its heartbeats come back it heals
+// and the users are shared again. No request is lost on the way.
+func TestMasterMissingWorkerRebalances(t *testing.T) {
+	const tick = 200 * time.Millisecond
+	m, err := NewMaster(MasterConfig{
+		BindPort: -1, ExpectWorkers: 2, Users: 4, RunTime: 6 * time.Second, HeartbeatInterval: tick,
+		Classes: []Class{{Name: "Rec"}}, Logger: testLogger(t),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, m.Listen(ctx))
+	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", m.Port()), false)
+
+	var n atomic.Int64
+	types := []*locust.UserType{recType("Rec", &n, 1, 10*time.Millisecond)}
+	direct, waitDirect := runGoWorkers(t, ctx, 1, fastConfig(t, m.Port()), types)
+	cfg := fastConfig(t, proxy.port())
+	cfg.NodeID = "proxied_00000000000000000000000000000001"
+	proxied, err := NewWorker(cfg, types...)
+	require.NoError(t, err)
+	proxiedErr := make(chan error, 1)
+	go func() { proxiedErr <- proxied.Run(ctx) }()
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+
+	users := func() map[string]WorkerInfo {
+		out := map[string]WorkerInfo{}
+		for _, w := range m.Workers() {
+			out[w.ID] = w
+		}
+		return out
+	}
+	require.Eventually(t, func() bool {
+		u := users()
+		return u[cfg.NodeID].Users == 2 && u[direct[0].NodeID()].Users == 2
+	}, 10*time.Second, 20*time.Millisecond, "users shared: %v", users)
+
+	proxy.cut()
+	require.Eventually(t, func() bool {
+		u := users()
+		return u[cfg.NodeID].State == "missing" && u[direct[0].NodeID()].Users == 4
+	}, 5*time.Second, 20*time.Millisecond, "missing worker's users moved: %v", users)
+	proxy.restore()
+	require.Eventually(t, func() bool {
+		u := users()
+		return u[cfg.NodeID].State == "running" && u[cfg.NodeID].Users == 2 && u[direct[0].NodeID()].Users == 2
+	}, 5*time.Second, 20*time.Millisecond, "healed and shared again: %v", users)
+
+	require.NoError(t, <-runErr)
+	require.NoError(t, <-proxiedErr)
+	for _, err := range waitDirect() {
+		require.NoError(t, err)
+	}
+	reqs, _ := m.Stats().Totals()
+	assert.Equal(t, n.Load(), reqs+direct[0].CutShort()+proxied.CutShort())
+}
