@@ -1,7 +1,8 @@
 // Package cluster speaks Locust's master/worker protocol (ZeroMQ
 // ROUTER/DEALER, msgpack [type, data, node_id]; package wire) so that a Go
-// load test can run as a worker of a Locust master: a Python Locust 2.x
-// master, Debian's 2.12.1 included.
+// load test can run as a worker of a Locust master (a Python Locust 2.x
+// master, Debian's 2.12.1 included), and, in a first form, as a master that
+// Python and Go workers join.
 //
 // # Worker
 //
@@ -41,6 +42,19 @@
 // worker that runs users resumes its heartbeats on the new connection (a
 // Locust master heals a worker it had marked missing); an idle worker sends
 // client_ready again, so that it joins a master that was restarted.
+//
+// # Master (first form)
+//
+// NewMaster, Master.Listen and Master.Run run one headless test: they wait
+// for MasterConfig.ExpectWorkers workers (any client_ready version is
+// accepted, Debian's empty one too), hand out the users by class (weights and
+// fixed counts, Distribute) with the host, stop timeout and tags, mark a
+// worker missing after Locust's heartbeat liveness and give its users to the
+// others (a heartbeat heals it), and send quit after RunTime. The workers'
+// reports are merged as Locust's master merges them (MasterStats). The
+// master does not yet feed the runner's statistics engine, so the console,
+// CSV, HTML, thresholds and web UI do not show its numbers: that needs a
+// merge hook in the core; nor does it ramp at a spawn rate.
 //
 // Each user type runs in a Runner of its own (the public API sets one total
 // per runner), all reporting into the worker's Collector.
