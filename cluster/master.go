@@ -363,7 +363,16 @@ func (m *Master) Run(ctx context.Context) error {
 	m.running = true
 	m.rebalanceLocked()
 	m.mu.Unlock()
-	go m.liveness(ctx)
+	lctx, lstop := context.WithCancel(ctx)
+	ldone := make(chan struct{})
+	go func() {
+		defer close(ldone)
+		m.liveness(lctx)
+	}()
+	defer func() {
+		lstop()
+		<-ldone
+	}()
 	var timer <-chan time.Time
 	if m.cfg.RunTime > 0 {
 		timer = time.After(m.cfg.RunTime)
