@@ -19,7 +19,7 @@ import (
 
 // Class is a user class a Master hands out to its workers: its name (a
 // Python worker's User class, a Go worker's UserType.Name) and its Weight,
-// or a FixedCount of users.
+// or a FixedCount of users. It is plain data.
 type Class struct {
 	Name       string
 	Weight     int
@@ -28,7 +28,7 @@ type Class struct {
 
 // MasterConfig configures a Master. It runs one headless test: it waits for
 // ExpectWorkers workers, hands out Users users at once, and sends quit after
-// RunTime.
+// RunTime. It is plain data, read by NewMaster.
 type MasterConfig struct {
 	// BindHost and BindPort: where the master listens (--master-bind-host,
 	// --master-bind-port); "" means 127.0.0.1, 0 means 5557, -1 any free port.
@@ -51,7 +51,7 @@ type MasterConfig struct {
 	HeartbeatInterval time.Duration
 }
 
-// WorkerInfo is what the master knows of one worker.
+// WorkerInfo is what the master knows of one worker. It is plain data.
 type WorkerInfo struct {
 	ID, State string
 	Index     int
@@ -265,7 +265,7 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 	}
 }
 
-// Distribute splits users among classes (fixed counts first, then by weight,
+// Distribute (a pure function, safe for concurrent use) splits users among classes (fixed counts first, then by weight,
 // largest remainders) and then among n workers (even shares, the remainder
 // to the first workers). The result is indexed by worker.
 func Distribute(classes []Class, users, n int) []map[string]int {

@@ -37,6 +37,7 @@ type EntryReport struct {
 }
 
 // ErrorReport is one row of a worker's error map (Locust's StatsErrorDict).
+// It is plain data.
 type ErrorReport struct {
 	Name        string `msgpack:"name"`
 	Method      string `msgpack:"method"`
@@ -56,10 +57,11 @@ type StatsReport struct {
 	UserCount        int64                  `msgpack:"user_count"`
 }
 
-// Requests is the number of requests in the report's total.
+// Requests is the number of requests in the report's total. It only reads r.
 func (r *StatsReport) Requests() int64 { return r.StatsTotal.NumRequests }
 
-// ErrorKey is the key Locust gives an error row: the SHA-256 hex of
+// ErrorKey (a pure function, safe for concurrent use) is the key Locust gives
+// an error row: the SHA-256 hex of
 // "method.name.repr(text)", where text is the error as shown (what Locust's
 // parse_error gives for a Python exception). A Go worker's failure whose
 // text equals a Python worker's lands in the same row.
@@ -68,7 +70,7 @@ func ErrorKey(method, name, text string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// BucketMillis rounds a response time to the key Locust 2.12 uses in
+// BucketMillis (a pure function, safe for concurrent use) rounds a response time to the key Locust 2.12 uses in
 // response_times: whole milliseconds below 100 ms, then 10 ms steps below
 // 1 s, 100 ms steps below 10 s and 1 s steps above, rounding half to even as
 // Python's round does.

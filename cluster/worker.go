@@ -37,7 +37,7 @@ const (
 
 // WorkerConfig configures a worker that joins a Locust master (Python
 // Locust 2.x, or a master speaking its protocol). The zero value joins
-// 127.0.0.1:5557 with Locust's timings.
+// 127.0.0.1:5557 with Locust's timings. It is plain data, read by NewWorker.
 type WorkerConfig struct {
 	// MasterHost and MasterPort locate the master (--master-host,
 	// --master-port); "" means 127.0.0.1 and 0 means 5557.
@@ -75,7 +75,8 @@ type WorkerConfig struct {
 	OnReport func(*StatsReport)
 }
 
-// RunWorker runs a worker until the master sends quit, ctx is cancelled
+// RunWorker (safe for concurrent use: each call runs its own worker) runs a
+// worker until the master sends quit, ctx is cancelled
 // (then the users stop at once and the master is told the worker quits), or
 // the master cannot be joined. It returns nil after a quit or a cancel.
 func RunWorker(ctx context.Context, cfg WorkerConfig, types ...*locust.UserType) error {
