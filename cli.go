@@ -131,9 +131,12 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	if err != nil {
 		return s.fail(err)
 	}
-	r, err := NewRunner(cfg, types...)
+	r, err := NewRunner(cfg, types...) // checks the types in every role
 	if err != nil {
 		return s.fail(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+	}
+	if d := s.delegate(); d != nil && !s.o.showRatio {
+		return s.runDelegate(ctx, d, cfg, types)
 	}
 	if s.o.users == 0 {
 		_ = r.SetUsers(0, s.o.spawnRate) // -u 0: no user, as Config{Users: 0}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Extension adds features to the command line of Command: its own flags,
@@ -51,4 +55,43 @@ type StdoutReserver interface {
 type Verdict struct {
 	Decided  bool
 	ExitCode int
+}
+
+// Delegate is implemented by an extension that can run the program in
+// another role, such as a cluster worker (--worker). After the options are
+// parsed and the Config and user types are made (and checked), Command.Run
+// asks each Delegate in turn whether it takes over; the first that does
+// runs the program instead of a local test (no other extension starts),
+// and its result is the exit code. Like Extension, it is used by one
+// Command run at a time and need not be safe for concurrent use.
+type Delegate interface {
+	// TakesOver reports whether the parsed options ask the extension to
+	// run the program (for example --worker was given).
+	TakesOver() bool
+	// RunInstead runs the program with the Config and user types the
+	// command line made; ctx ends on the first SIGINT or SIGTERM. It
+	// returns the exit code; log is the command line's logger, out the
+	// text output (stdout, or stderr when an extension reserves stdout).
+	RunInstead(ctx context.Context, cfg Config, types []*UserType, log *slog.Logger, out io.Writer) int
+}
+
+// delegate returns the first extension that takes over the run, or nil.
+func (s *session) delegate() Delegate {
+	for _, e := range s.cmd.Extensions {
+		if d, ok := e.(Delegate); ok && d.TakesOver() {
+			return d
+		}
+	}
+	return nil
+}
+
+// runDelegate runs d with a context that ends on the first stop signal.
+func (s *session) runDelegate(ctx context.Context, d Delegate, cfg Config, types []*UserType) int {
+	sigs := s.cmd.Signals
+	if sigs == nil {
+		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
+	}
+	dctx, stop := signal.NotifyContext(ctx, sigs...)
+	defer stop()
+	return d.RunInstead(dctx, cfg, types, s.logger, s.text)
 }

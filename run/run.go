@@ -10,8 +10,9 @@
 // and the thresholds (--threshold, --threshold-abort), from the command
 // line, LOCUST_* variables and locust.conf files alike, and the web UI
 // (--web-host, --web-port, --autostart, --autoquit, --web-auth) with
-// Prometheus /metrics (--metrics-addr also headless). Extensions that land
-// later (the cluster) are added here too.
+// Prometheus /metrics (--metrics-addr also headless), and Locust's worker
+// role (--worker --master-host H --master-port P: join a Python or Go
+// Locust master). Extensions that land later are added here too.
 //
 // The root package imports none of the extensions; programs that want to
 // choose their own use locust.Command directly.
@@ -19,6 +20,7 @@ package run
 
 import (
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/cluster"
 	"github.com/golocust/locust/report"
 	"github.com/golocust/locust/threshold"
 	"github.com/golocust/locust/webui"
@@ -27,8 +29,9 @@ import (
 // Command returns a locust.Command for types with every standard
 // extension: the thresholds (--threshold ...), the reports (--csv,
 // --html, --json, --compare ...), the reports carrying the threshold
-// results, and the web UI with Prometheus /metrics (without --headless the
-// UI opens on --web-host:--web-port and the test starts from its form).
+// results, the web UI with Prometheus /metrics (without --headless the
+// UI opens on --web-host:--web-port and the test starts from its form), and
+// the cluster worker (--worker).
 // Change its fields (Name, Flags, Prepare, Setup) before Run or Main to add
 // the program's own options. Each call returns a new Command;
 // a Command is not safe for concurrent use.
@@ -36,7 +39,7 @@ func Command(types ...*locust.UserType) *locust.Command {
 	th := threshold.NewExtension()
 	return &locust.Command{
 		Users:      types,
-		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th)), webui.NewExtension()},
+		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th)), webui.NewExtension(), cluster.NewExtension()},
 	}
 }
 
