@@ -10,7 +10,8 @@
 // and the thresholds (--threshold, --threshold-abort), from the command
 // line, LOCUST_* variables and locust.conf files alike, and the web UI
 // (--web-host, --web-port, --autostart, --autoquit, --web-auth) with
-// Prometheus /metrics (--metrics-addr also headless). Extensions that land
+// Prometheus /metrics (--metrics-addr also headless), and the load shapes
+// and capacity search (--stages, --find-capacity). Extensions that land
 // later (the cluster) are added here too.
 //
 // The root package imports none of the extensions; programs that want to
@@ -20,6 +21,7 @@ package run
 import (
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/report"
+	"github.com/golocust/locust/shape"
 	"github.com/golocust/locust/threshold"
 	"github.com/golocust/locust/webui"
 )
@@ -36,7 +38,7 @@ func Command(types ...*locust.UserType) *locust.Command {
 	th := threshold.NewExtension()
 	return &locust.Command{
 		Users:      types,
-		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th)), webui.NewExtension()},
+		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th)), webui.NewExtension(), shape.NewExtension(th)},
 	}
 }
 
