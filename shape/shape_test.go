@@ -15,6 +15,7 @@ import (
 
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/shape"
+	"github.com/golocust/locust/threshold"
 )
 
 func TestMain(m *testing.M) {
@@ -230,4 +231,10 @@ func TestFuncShapeFromCode(t *testing.T) {
 	mu.Lock()
 	assert.Equal(t, 4, maxSeen)
 	mu.Unlock()
+}
+
+func newThresholds(t *testing.T, exprs ...string) *threshold.Extension {
+	th := threshold.NewExtension()
+	require.NoError(t, th.Add(exprs...))
+	return th
 }
