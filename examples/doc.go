@@ -6,6 +6,8 @@
 //   - customclient: a client for a TCP protocol of your own (Locust's
 //     custom-client pattern) and the server it tests.
 //   - gotest: a load test inside go test and a benchmark.
+//   - capacity: a stress test that finds the demo target's capacity
+//     (--find-capacity); no setup.
 //   - readme: the code of README.md, compiled and run.
 //
 // examples_test.go builds the programs and runs them as a user would.

@@ -51,22 +51,31 @@ type Search struct {
 // Step is what one step of a capacity search measured. Times are in
 // milliseconds. It is plain data.
 type Step struct {
-	Users     int                `json:"users"`
-	Requests  int64              `json:"requests"`
-	Failures  int64              `json:"failures"`
-	RPS       float64            `json:"rps"`
-	FailRatio float64            `json:"fail_ratio"`
-	AvgMs     float64            `json:"avg_ms"`
-	P50Ms     float64            `json:"p50_ms"`
-	P95Ms     float64            `json:"p95_ms"`
-	P99Ms     float64            `json:"p99_ms"`
-	Seconds   float64            `json:"seconds"`
-	Stable    bool               `json:"stable"`
-	Pass      bool               `json:"pass"`
-	Results   []threshold.Result `json:"thresholds,omitempty"`
+	Users     int     `json:"users"`
+	Requests  int64   `json:"requests"`
+	Failures  int64   `json:"failures"`
+	RPS       float64 `json:"rps"`
+	FailRatio float64 `json:"fail_ratio"`
+	AvgMs     float64 `json:"avg_ms"`
+	P50Ms     float64 `json:"p50_ms"`
+	P95Ms     float64 `json:"p95_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	Seconds   float64 `json:"seconds"`
+	Stable    bool    `json:"stable"`
+	Pass      bool    `json:"pass"`
+	Results   []Check `json:"thresholds,omitempty"`
 	// GeneratorShort is set when the load generator ran short of CPU
 	// during the step: its figures say nothing about the target then.
 	GeneratorShort bool `json:"generator_short_of_cpu,omitempty"`
+}
+
+// Check is one threshold's outcome on one step. It is plain data.
+type Check struct {
+	// Threshold is the expression, as threshold.Threshold.String writes it.
+	Threshold string `json:"threshold"`
+	// Actual is the measured value, as the threshold table shows it.
+	Actual string `json:"actual"`
+	Pass   bool   `json:"pass"`
 }
 
 // Result is the outcome of a capacity search. It is plain data.
@@ -187,8 +196,12 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 			cur := takeMark(r)
 			snap := between(prev, cur)
 			step = stepOf(users, snap, cur.snap.Time.Sub(prev.snap.Time))
-			step.Results = threshold.Evaluate(s.Thresholds, snap)
-			step.Pass = threshold.AllPass(step.Results)
+			results := threshold.Evaluate(s.Thresholds, snap)
+			step.Results = step.Results[:0]
+			for _, rr := range results {
+				step.Results = append(step.Results, Check{Threshold: rr.Threshold.String(), Actual: rr.ActualText, Pass: rr.Pass})
+			}
+			step.Pass = threshold.AllPass(results)
 			step.Stable = s.Windows == 1 || (lastRPS > 0 && abs(step.RPS-lastRPS) <= s.Tolerance*lastRPS)
 			if step.Stable {
 				break
@@ -209,7 +222,7 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 			var failed []string
 			for _, rr := range step.Results {
 				if !rr.Pass {
-					failed = append(failed, fmt.Sprintf("%q was %s", rr.Threshold.String(), rr.ActualText))
+					failed = append(failed, fmt.Sprintf("%q was %s", rr.Threshold, rr.Actual))
 				}
 			}
 			res.Reason = fmt.Sprintf("%d users broke %s", users, strings.Join(failed, ", "))
