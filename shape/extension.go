@@ -35,6 +35,7 @@ import (
 type Extension struct {
 	th *threshold.Extension
 
+	fs       *flag.FlagSet
 	stages   string
 	find     bool
 	search   Search
@@ -110,6 +111,7 @@ func (c countFlag) Set(v string) error {
 
 // Flags registers the extension's flags.
 func (e *Extension) Flags(fs *flag.FlagSet) {
+	e.fs = fs
 	fs.StringVar(&e.stages, "stages", "", "load shape: duration:target pairs, e.g. 30s:10,2m:100,30s:0 (ramp to each target over each duration, then stop)")
 	fs.BoolVar(&e.find, "find-capacity", false, "step the users up until a --threshold breaks, and report the highest load that held")
 	fs.Var(countFlag{&e.search.StartUsers}, "capacity-start", "users of the first capacity step (default: --capacity-step)")
@@ -132,6 +134,11 @@ func (e *Extension) Configure(cfg *locust.Config) error {
 	}
 	if e.find && (e.parsed != nil || e.code != nil) {
 		return errors.New("--find-capacity and --stages (or a load shape) both set the user count: choose one")
+	}
+	if e.find && e.fs != nil {
+		if f := e.fs.Lookup("threshold-abort"); f != nil && f.Value.String() == "true" {
+			return errors.New("--find-capacity and --threshold-abort: the live checks would stop the search at the first step that breaks a threshold, before it is measured (choose one)")
+		}
 	}
 	return nil
 }

@@ -238,3 +238,12 @@ func newThresholds(t *testing.T, exprs ...string) *threshold.Extension {
 	require.NoError(t, th.Add(exprs...))
 	return th
 }
+
+func TestCommandFindCapacityWithThresholdAbortExit2(t *testing.T) {
+	var out, errOut bytes.Buffer
+	th := threshold.NewExtension()
+	code := command(&out, &errOut, nil, th, shape.NewExtension(th)).Run(context.Background(),
+		[]string{"--headless", "-t", "30s", "--find-capacity", "--threshold", "p95 < 1s", "--threshold-abort"})
+	assert.Equal(t, 2, code, "%s%s", out.String(), errOut.String())
+	assert.Contains(t, errOut.String(), "--find-capacity and --threshold-abort")
+}
