@@ -51,7 +51,10 @@ type Search struct {
 // Step is what one step of a capacity search measured. Times are in
 // milliseconds. It is plain data.
 type Step struct {
-	Users     int     `json:"users"`
+	Users int `json:"users"`
+	// Running is the number of users running at the end of the step (the
+	// target Users unless users ended on their own).
+	Running   int     `json:"running_users"`
 	Requests  int64   `json:"requests"`
 	Failures  int64   `json:"failures"`
 	RPS       float64 `json:"rps"`
@@ -178,7 +181,13 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 		if err := r.SetUsers(users, s.SpawnRate); err != nil {
 			return nil, err
 		}
-		for r.UserCount() != users {
+		// wait for the step's users (a bounded wait: users that end on
+		// their own or fixed counts may keep the count from the target)
+		spawn := 10 * time.Second
+		if s.SpawnRate > 0 {
+			spawn += time.Duration(float64(s.StepUsers+s.StartUsers) / s.SpawnRate * float64(time.Second))
+		}
+		for deadline := time.Now().Add(spawn); r.UserCount() != users && time.Now().Before(deadline); {
 			if !sleep(20 * time.Millisecond) {
 				return stopped(), nil
 			}
@@ -196,6 +205,7 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 			cur := takeMark(r)
 			snap := between(prev, cur)
 			step = stepOf(users, snap, cur.snap.Time.Sub(prev.snap.Time))
+			step.Running = r.UserCount()
 			results := threshold.Evaluate(s.Thresholds, snap)
 			step.Results = step.Results[:0]
 			for _, rr := range results {

@@ -58,6 +58,7 @@ func TestSearchRunFromCode(t *testing.T) {
 	assert.InDelta(t, 10, res.Steps[0].AvgMs, 1)
 	for i, s := range res.Steps {
 		assert.True(t, s.Stable, "one window is stable")
+		assert.Equal(t, s.Users, s.Running, "step %d", i)
 		assert.Greater(t, s.RPS, 0.0, "step %d", i)
 		assert.Len(t, s.Results, 2)
 	}

@@ -180,9 +180,9 @@ func (s Spike) Tick(elapsed time.Duration) (int, float64, bool) {
 // Drive polls shape every Interval from the moment it is called (call it
 // when the test starts) and applies its answers with r.SetUsers, until the
 // shape says stop (then it calls r.StopWith("load shape ended")), the
-// runner stops, or ctx is done. It returns the error of a bad answer (a
-// negative count or rate), after stopping the test with it. Safe for
-// concurrent use; run one Drive per runner.
+// runner stops, or ctx is done. A bad answer (a negative count or rate)
+// aborts the test (Runner.Abort) and is returned. Safe for concurrent
+// use; run one Drive per runner.
 func Drive(ctx context.Context, r *locust.Runner, shape LoadShape) error {
 	return drive(ctx, r, shape, Interval)
 }
@@ -203,8 +203,8 @@ func drive(ctx context.Context, r *locust.Runner, shape LoadShape, every time.Du
 		}
 		if n != lastN || rate != lastRate {
 			if err := r.SetUsers(n, rate); err != nil {
-				err = fmt.Errorf("load shape: %w", err)
-				r.StopWith(err.Error())
+				err = fmt.Errorf("load shape at %s: %w", time.Since(start).Round(time.Second), err)
+				r.Abort(err)
 				return err
 			}
 			lastN, lastRate = n, rate

@@ -247,3 +247,23 @@ func TestCommandFindCapacityWithThresholdAbortExit2(t *testing.T) {
 	assert.Equal(t, 2, code, "%s%s", out.String(), errOut.String())
 	assert.Contains(t, errOut.String(), "--find-capacity and --threshold-abort")
 }
+
+// A shape that answers a negative count aborts the test: exit 2 with one
+// clear line, at the start or later.
+func TestCommandBadShapeAnswerAborts(t *testing.T) {
+	for _, later := range []time.Duration{0, 1200 * time.Millisecond} {
+		var out, errOut bytes.Buffer
+		ext := shape.NewExtension(nil)
+		ext.SetShape(shape.Func(func(el time.Duration) (int, float64, bool) {
+			if el >= later {
+				return -1, 0, true
+			}
+			return 2, 0, true
+		}))
+		start := time.Now()
+		code := command(&out, &errOut, nil, ext).Run(context.Background(), []string{"--headless", "--only-summary", "-t", "20s"})
+		assert.Equal(t, 2, code, "%s%s", out.String(), errOut.String())
+		assert.Contains(t, errOut.String(), "users must be at least 0, not -1")
+		assert.Less(t, time.Since(start), 5*time.Second)
+	}
+}
