@@ -46,6 +46,9 @@ type Search struct {
 	Windows int
 	// Tolerance is the stability bound, a fraction; 0 means 0.1 (10%).
 	Tolerance float64
+	// OnStep, when set, is called with each step once it is measured, on
+	// the goroutine of Run (to show the search's progress).
+	OnStep func(Step)
 }
 
 // Step is what one step of a capacity search measured. Times are in
@@ -222,11 +225,17 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 			step.GeneratorShort = true
 			step.Pass = false
 			res.Steps = append(res.Steps, step)
+			if s.OnStep != nil {
+				s.OnStep(step)
+			}
 			res.GeneratorLimited = true
 			res.Reason = fmt.Sprintf("the load generator ran short of CPU at %d users (%s): that is the generator's limit, not the target's", users, describeWarning(*w))
 			return res, nil
 		}
 		res.Steps = append(res.Steps, step)
+		if s.OnStep != nil {
+			s.OnStep(step)
+		}
 		if !step.Pass {
 			res.Broke = len(res.Steps) - 1
 			var failed []string

@@ -125,6 +125,8 @@ func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
 	assert.Contains(t, line, "Capacity: 4 users", text)
 	assert.Contains(t, text, "step  users")
 	assert.Contains(t, text, "FAIL")
+	assert.Contains(t, text, "capacity step: 4 users")
+	assert.Contains(t, text, "capacity step: 5 users")
 }
 
 // A generator short of CPU ends the search as such, never as the target's

@@ -170,6 +170,16 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 		s := e.search
 		s.Settle, s.Hold = e.settle, e.hold
 		s.SpawnRate = r.Config().SpawnRate
+		s.OnStep = func(st Step) {
+			verdict := "held"
+			switch {
+			case st.GeneratorShort:
+				verdict = "the load generator ran short of CPU"
+			case !st.Pass:
+				verdict = "broke a threshold"
+			}
+			fmt.Fprintf(out, "capacity step: %d users, %.1f req/s, p95 %.1f ms, %.2f%% failed: %s\n", st.Users, st.RPS, st.P95Ms, 100*st.FailRatio, verdict)
+		}
 		if e.th != nil {
 			s.Thresholds = e.th.Thresholds()
 		}

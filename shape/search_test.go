@@ -121,3 +121,13 @@ func TestSearchValidate(t *testing.T) {
 	}
 	assert.NoError(t, shape.Search{Thresholds: ts}.Validate())
 }
+
+func TestSearchOnStepShowsProgress(t *testing.T) {
+	ts, err := threshold.ParseAll([]string{"p95 < 25ms"})
+	require.NoError(t, err)
+	var seen []int
+	res := runSearch(t, shape.Search{Thresholds: ts, StepUsers: 1, Settle: 10 * time.Millisecond, Hold: 100 * time.Millisecond, Windows: 1,
+		OnStep: func(s shape.Step) { seen = append(seen, s.Users) }})
+	assert.Equal(t, []int{1, 2, 3}, seen)
+	assert.Len(t, res.Steps, 3)
+}
