@@ -33,6 +33,10 @@ type Options struct {
 	SlowDelay time.Duration
 	// Delay is added to every route (to model a slower service).
 	Delay time.Duration
+	// MaxInFlight serves at most this many requests at once and queues the
+	// rest (0: no limit), so that the server has a known capacity:
+	// MaxInFlight / Delay requests per second.
+	MaxInFlight int
 }
 
 // Server is a running demo target. Its methods are safe for concurrent use.
@@ -45,6 +49,7 @@ type Server struct {
 	slow     atomic.Int64
 	delay    atomic.Int64
 	requests atomic.Int64
+	slots    chan struct{} // nil: no limit
 	done     chan struct{}
 }
 
@@ -71,6 +76,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.slow.Store(int64(opts.SlowDelay))
 	s.delay.Store(int64(opts.Delay))
+	if opts.MaxInFlight > 0 {
+		s.slots = make(chan struct{}, opts.MaxInFlight)
+	}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.done)
@@ -168,6 +176,14 @@ func (s *Server) handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		if s.slots != nil {
+			select {
+			case s.slots <- struct{}{}:
+			case <-r.Context().Done():
+				return
+			}
+			defer func() { <-s.slots }()
+		}
 		s.wait(r, time.Duration(s.delay.Load()))
 		mux.ServeHTTP(w, r)
 	})

@@ -8,6 +8,8 @@
 //     custom-client pattern) and the server it tests.
 //   - grpc, websocket: the gRPC and WebSocket clients, each with its own server.
 //   - gotest: a load test inside go test and a benchmark (package locusttest).
+//   - capacity: a stress test that finds the demo target's capacity
+//     (--find-capacity); no setup.
 //   - readme: the code of README.md, compiled and run.
 //
 // examples_test.go builds the programs and runs them as a user would.

@@ -10,9 +10,10 @@
 // and the thresholds (--threshold, --threshold-abort), from the command
 // line, LOCUST_* variables and locust.conf files alike, and the web UI
 // (--web-host, --web-port, --autostart, --autoquit, --web-auth) with
-// Prometheus /metrics (--metrics-addr also headless), and Locust's worker
-// role (--worker --master-host H --master-port P: join a Python or Go
-// Locust master). Extensions that land later are added here too.
+// Prometheus /metrics (--metrics-addr also headless), the load shapes and
+// capacity search (--stages, --find-capacity), and Locust's worker role
+// (--worker --master-host H --master-port P: join a Python or Go Locust
+// master). Extensions that land later are added here too.
 //
 // The root package imports none of the extensions; programs that want to
 // choose their own use locust.Command directly.
@@ -22,6 +23,7 @@ import (
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/cluster"
 	"github.com/golocust/locust/report"
+	"github.com/golocust/locust/shape"
 	"github.com/golocust/locust/threshold"
 	"github.com/golocust/locust/webui"
 )
@@ -39,7 +41,7 @@ func Command(types ...*locust.UserType) *locust.Command {
 	th := threshold.NewExtension()
 	return &locust.Command{
 		Users:      types,
-		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th)), webui.NewExtension(), cluster.NewExtension()},
+		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th)), webui.NewExtension(), shape.NewExtension(th), cluster.NewExtension()},
 	}
 }
 

@@ -1,0 +1,170 @@
+package shape_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/client"
+	"github.com/golocust/locust/run"
+	"github.com/golocust/locust/shape"
+)
+
+// limitedServer serves at most k requests at once, each taking service,
+// and queues the rest: its throughput tops out at k / service.
+func limitedServer(t *testing.T, k int, service time.Duration) string {
+	t.Helper()
+	sem := make(chan struct{}, k)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
+		tm := time.NewTimer(service)
+		defer tm.Stop()
+		select {
+		case <-tm.C:
+		case <-r.Context().Done():
+		}
+		<-sem // before the response: the client's next request finds the slot free
+		_, _ = w.Write([]byte("ok"))
+	})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// busyUser asks for / with no wait between requests.
+func busyUser() *locust.UserType {
+	return &locust.UserType{
+		Name: "Busy",
+		Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+			_, err := client.HTTPFor(u).Get(ctx, "/")
+			return err
+		}),
+	}
+}
+
+type capacityDoc struct {
+	Extra struct {
+		Capacity *shape.Result `json:"capacity"`
+	} `json:"extra"`
+}
+
+// The search finds a known capacity: 4 requests at once, 50 ms each, is
+// 80 requests/s, reached at 4 users; a fifth user only queues.
+func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
+	const k, service = 4, 50 * time.Millisecond
+	known := float64(k) / service.Seconds()
+	host := limitedServer(t, k, service)
+	jsonFile := filepath.Join(t.TempDir(), "report.json")
+	var out, errOut bytes.Buffer
+	c := run.Command(busyUser())
+	c.Stdout, c.Stderr = &out, &errOut
+	c.Getenv = func(string) string { return "" }
+	c.Signals = []os.Signal{syscall.SIGUSR2}
+	start := time.Now()
+	code := c.Run(context.Background(), []string{"--headless", "--only-summary", "-H", host, "-t", "40s",
+		"--find-capacity", "--capacity-start", "2", "--capacity-step", "1", "--capacity-max", "8",
+		"--capacity-settle", "300ms", "--capacity-hold", "1s",
+		"--threshold", "p95 < 70ms", "--json-file", jsonFile})
+	elapsed := time.Since(start)
+	text := out.String() + errOut.String()
+	t.Log(text)
+	assert.Less(t, elapsed, 30*time.Second)
+	assert.NotEqual(t, 2, code, text)
+	assert.Contains(t, errOut.String(), "capacity search ended", "the search stopped the test")
+
+	raw, err := os.ReadFile(jsonFile)
+	require.NoError(t, err)
+	var doc capacityDoc
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	res := doc.Extra.Capacity
+	require.NotNil(t, res, "the JSON report has the capacity: %s", raw)
+	require.GreaterOrEqual(t, res.Capacity, 0, "a step held: %+v", res)
+	require.GreaterOrEqual(t, res.Broke, 0, "a step broke: %+v", res)
+	held, broke := res.Steps[res.Capacity], res.Steps[res.Broke]
+	assert.Equal(t, k, held.Users, "the highest step that held")
+	assert.Equal(t, k+1, broke.Users, "the step that broke")
+	assert.InEpsilon(t, known, held.RPS, 0.10, "throughput at the capacity within 10%% of %g/s", known)
+	assert.False(t, res.GeneratorLimited)
+	assert.Contains(t, res.Reason, "5 users broke")
+	assert.Contains(t, res.Reason, "p95 < 70ms")
+	assert.Greater(t, broke.P95Ms, 70.0)
+
+	// the console names the capacity and shows the table
+	var line string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "Capacity: ") {
+			line = l
+		}
+	}
+	assert.Contains(t, line, "Capacity: 4 users", text)
+	assert.Contains(t, text, "step  users")
+	assert.Contains(t, text, "FAIL")
+	assert.Contains(t, text, "capacity step: 4 users")
+	assert.Contains(t, text, "capacity step: 5 users")
+}
+
+// A generator short of CPU ends the search as such, never as the target's
+// limit: this target never breaks the threshold, and the warning comes
+// (through Extension.GeneratorShort, as from the runner's LoadWarning
+// event) while the third step runs.
+func TestCommandFindCapacityStopsWhenGeneratorIsShort(t *testing.T) {
+	var out, errOut bytes.Buffer
+	var wg sync.WaitGroup
+	th := newThresholds(t, "p95 < 1s")
+	ext := shape.NewExtension(th)
+	setup := func(r *locust.Runner) {
+		quit := make(chan struct{})
+		r.Events().SpawningComplete.Add(func(n int) {
+			if n != 3 {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-time.After(200 * time.Millisecond):
+					ext.GeneratorShort(locust.LoadWarning{CPUPercent: 97, Lag: 25 * time.Millisecond})
+				case <-quit:
+				}
+			}()
+		})
+		r.Events().TestStop.Add(func(*locust.Runner) { close(quit) })
+	}
+	c := command(&out, &errOut, setup, th, ext)
+	code := c.Run(context.Background(), []string{"--headless", "--only-summary", "-t", "30s",
+		"--find-capacity", "--capacity-step", "1", "--capacity-settle", "100ms", "--capacity-hold", "500ms"})
+	wg.Wait()
+	text := out.String() + errOut.String()
+	assert.Equal(t, 0, code, text)
+	assert.Contains(t, text, "Capacity: 2 users")
+	assert.Contains(t, text, "the load generator ran short of CPU")
+	assert.Contains(t, text, "not the target's")
+	assert.Contains(t, text, "generator short of CPU", "the table marks the step")
+	assert.NotContains(t, text, "broke")
+}

@@ -1,0 +1,260 @@
+package shape
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/threshold"
+)
+
+// Extension adds load shapes and the capacity search to locust.Command:
+//
+//	--stages LIST            duration:target pairs, e.g. 30s:10,2m:100,30s:0 (ramp to each target over each duration, then stop)
+//	--find-capacity          step the users up until a --threshold breaks; report the highest load that held
+//	--capacity-start N       users of the first step (default: --capacity-step)
+//	--capacity-step N        users added per step (default 10)
+//	--capacity-max N         stop stepping above N users (default: no maximum)
+//	--capacity-settle TIME   wait after a step's users all run before measuring (default 2s)
+//	--capacity-hold TIME     length of one measuring window (default 10s; up to 3 until stable)
+//
+// The capacity search evaluates the thresholds of the threshold Extension
+// given to NewExtension on each step; it prints a line naming the capacity
+// and a table per step, and adds the Result under the key "capacity" to the
+// report data (the "extra" object of --json/--json-file and the HTML
+// report). A shape set with SetShape drives every test instead of --stages.
+//
+// An Extension is used by one Command run at a time; Result is safe for
+// concurrent use.
+type Extension struct {
+	th   *threshold.Extension
+	warn chan locust.LoadWarning // GeneratorShort
+
+	fs      *flag.FlagSet
+	stages  string
+	find    bool
+	search  Search
+	settle  time.Duration
+	hold    time.Duration
+	code    LoadShape
+	parsed  LoadShape
+	cleanup []func()
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	result  *Result
+}
+
+var (
+	_ locust.Extension  = (*Extension)(nil)
+	_ locust.Configurer = (*Extension)(nil)
+)
+
+// NewExtension returns an Extension whose capacity search uses th's
+// thresholds (th may be nil when no capacity search is wanted). Pass it in
+// locust.Command.Extensions after th.
+func NewExtension(th *threshold.Extension) *Extension {
+	return &Extension{th: th, warn: make(chan locust.LoadWarning, 1)}
+}
+
+// GeneratorShort tells a running capacity search that the load generator
+// itself ran short (as the runner's LoadWarning event does when its CPU is
+// busy): the search ends there, reported as the generator's limit and not
+// the target's. A program may call it from its own resource checks. Safe
+// for concurrent use; a warning while none is being searched is kept for
+// the next search.
+func (e *Extension) GeneratorShort(w locust.LoadWarning) {
+	select {
+	case e.warn <- w:
+	default: // one is already waiting
+	}
+}
+
+// SetShape makes shape drive every test of the command (it wins over
+// --stages). Call it before Run.
+func (e *Extension) SetShape(shape LoadShape) { e.code = shape }
+
+// Result returns the outcome of the last capacity search, or nil.
+func (e *Extension) Result() *Result {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.result
+}
+
+type spanFlag struct{ d *time.Duration }
+
+func (s spanFlag) String() string {
+	if s.d == nil || *s.d == 0 {
+		return ""
+	}
+	return s.d.String()
+}
+
+func (s spanFlag) Set(v string) error {
+	d, err := locust.ParseTimespan(v)
+	if err != nil {
+		return err
+	}
+	*s.d = d
+	return nil
+}
+
+type countFlag struct{ n *int }
+
+func (c countFlag) String() string {
+	if c.n == nil {
+		return "0"
+	}
+	return strconv.Itoa(*c.n)
+}
+
+func (c countFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a whole number at least 0, not %q", v)
+	}
+	*c.n = n
+	return nil
+}
+
+// Flags registers the extension's flags.
+func (e *Extension) Flags(fs *flag.FlagSet) {
+	e.fs = fs
+	fs.StringVar(&e.stages, "stages", "", "load shape: duration:target pairs, e.g. 30s:10,2m:100,30s:0 (ramp to each target over each duration, then stop)")
+	fs.BoolVar(&e.find, "find-capacity", false, "step the users up until a --threshold breaks, and report the highest load that held")
+	fs.Var(countFlag{&e.search.StartUsers}, "capacity-start", "users of the first capacity step (default: --capacity-step)")
+	fs.Var(countFlag{&e.search.StepUsers}, "capacity-step", "users added per capacity step (default 10)")
+	fs.Var(countFlag{&e.search.MaxUsers}, "capacity-max", "stop the capacity search above this many users (default: no maximum)")
+	fs.Var(spanFlag{&e.settle}, "capacity-settle", "wait after a step's users all run before measuring (default 2s)")
+	fs.Var(spanFlag{&e.hold}, "capacity-hold", "length of one measuring window of a capacity step (default 10s; up to 3 windows until stable)")
+}
+
+// Configure checks --stages and the capacity flags (bad values end the
+// program with exit code 2 before any user starts).
+func (e *Extension) Configure(cfg *locust.Config) error {
+	e.parsed = nil
+	if e.stages != "" {
+		st, err := ParseStages(e.stages)
+		if err != nil {
+			return fmt.Errorf("invalid value %q for --stages: %v", e.stages, err)
+		}
+		e.parsed = st
+	}
+	if e.find && (e.parsed != nil || e.code != nil) {
+		return errors.New("--find-capacity and --stages (or a load shape) both set the user count: choose one")
+	}
+	if e.find && e.fs != nil {
+		if f := e.fs.Lookup("threshold-abort"); f != nil && f.Value.String() == "true" {
+			return errors.New("--find-capacity and --threshold-abort: the live checks would stop the search at the first step that breaks a threshold, before it is measured (choose one)")
+		}
+	}
+	return nil
+}
+
+// Start sets the first user count of the shape or the search, and starts
+// it when the test starts. A capacity search with no threshold is an
+// error.
+func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) error {
+	e.mu.Lock()
+	e.result = nil
+	e.mu.Unlock()
+	shape := e.code
+	if shape == nil {
+		shape = e.parsed
+	}
+	var run func(context.Context)
+	switch {
+	case shape != nil && e.find:
+		return errors.New("--find-capacity and a load shape both set the user count: choose one")
+	case shape != nil:
+		n, rate, ok := shape.Tick(0)
+		if !ok {
+			return errors.New("the load shape stops at once: nothing to run")
+		}
+		if err := r.SetUsers(n, rate); err != nil {
+			return fmt.Errorf("load shape: %w", err)
+		}
+		run = func(ctx context.Context) { _ = Drive(ctx, r, shape) } // a bad answer aborts the test
+	case e.find:
+		s := e.search
+		s.Settle, s.Hold = e.settle, e.hold
+		s.SpawnRate = r.Config().SpawnRate
+		s.OnStep = func(st Step) {
+			verdict := "held"
+			switch {
+			case st.GeneratorShort:
+				verdict = "the load generator ran short of CPU"
+			case !st.Pass:
+				verdict = "broke a threshold"
+			}
+			fmt.Fprintf(out, "capacity step: %d users, %.1f req/s, p95 %.1f ms, %.2f%% failed: %s\n", st.Users, st.RPS, st.P95Ms, 100*st.FailRatio, verdict)
+		}
+		if e.th != nil {
+			s.Thresholds = e.th.Thresholds()
+		}
+		s.Warnings = e.warn
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("--find-capacity: %w", err)
+		}
+		if err := r.SetUsers(s.withDefaults().StartUsers, s.SpawnRate); err != nil {
+			return err
+		}
+		run = func(ctx context.Context) {
+			res, err := s.Run(ctx, r)
+			if err != nil {
+				r.Abort(fmt.Errorf("capacity search: %w", err))
+				return
+			}
+			e.mu.Lock()
+			e.result = res
+			e.mu.Unlock()
+			r.StopWith("capacity search ended")
+		}
+		e.cleanup = append(e.cleanup, r.Events().Report.Add(func(d *locust.ReportData) {
+			if res := e.Result(); res != nil {
+				d.Add("capacity", res)
+			}
+		}))
+	default:
+		return nil
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var once sync.Once
+	stop := func() {
+		cancel()
+		e.wg.Wait()
+	}
+	e.cleanup = append(e.cleanup,
+		r.Events().TestStart.Add(func(*locust.Runner) {
+			once.Do(func() {
+				e.wg.Add(1)
+				go func() {
+					defer e.wg.Done()
+					run(rctx)
+				}()
+			})
+		}),
+		// the search ends before the report is built, so that it is in it
+		r.Events().TestStop.Add(func(*locust.Runner) { stop() }),
+		stop)
+	return nil
+}
+
+// Stop ends the shape or search if the test ended first, and prints the
+// capacity search's outcome to out. It has no say in the exit code.
+func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Snapshot, out io.Writer) (locust.Verdict, error) {
+	for _, f := range e.cleanup {
+		f()
+	}
+	e.cleanup = nil
+	if res := e.Result(); res != nil {
+		fmt.Fprintln(out)
+		res.Print(out)
+	}
+	return locust.Verdict{}, nil
+}
