@@ -156,7 +156,8 @@ type Events struct {
 	TestStop Hook[*Runner]
 	// SpawningComplete fires when the target user count is reached, with it.
 	SpawningComplete Hook[int]
-	// Quitting fires once before Main exits (or Runner.Quit returns).
+	// Quitting fires once before the command line (Main, Command.Run)
+	// returns, after the reports were written.
 	Quitting Hook[*Runner]
 	// UserError fires when a task panics or returns an error.
 	UserError Hook[UserError]
