@@ -1,8 +1,10 @@
 package locust
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Limits on iterations (-i) and requests (-n) without a counter shared by
@@ -71,14 +73,19 @@ func (q *quota) use(n int64) bool {
 // takeIteration counts one task run; false means the iteration or request
 // limit is reached and the user must stop: no new task starts then. It is
 // called from the user's own goroutine only.
-func (u *User) takeIteration() bool {
+func (u *User) takeIteration(ctx context.Context) bool {
 	r := u.runner
 	if r.limitHit.Load() {
 		return false
 	}
+	if c := u.reqs; c != nil && r.reqQuota.dry.Load() && c.n.Load() >= c.mark.Load() {
+		// no request left for this user: others finish theirs, and the
+		// limit is reached when the last is recorded
+		return false
+	}
 	if q := &r.iterQuota; q.limit > 0 {
 		if u.itTok == 0 {
-			b := q.grab(r.userCount.Load())
+			b := u.grabIterations(ctx, q)
 			if b == 0 {
 				return false
 			}
@@ -97,6 +104,26 @@ func (u *User) takeIteration() bool {
 	return true
 }
 
+// pollDry is how often a user with no runs left looks whether another
+// user gave some back (stopping with runs in hand) while the pool is dry.
+const pollDry = 5 * time.Millisecond
+
+// grabIterations takes a batch of task runs. When the pool is dry but not
+// all runs are used yet (other users hold some and may stop without using
+// them), it waits for runs given back, the limit or the user's stop; 0
+// means the user must stop.
+func (u *User) grabIterations(ctx context.Context, q *quota) int64 {
+	r := u.runner
+	for {
+		if b := q.grab(r.userCount.Load()); b > 0 {
+			return b
+		}
+		if q.used.Load() >= q.limit || r.limitHit.Load() || !u.sleep(ctx, pollDry) {
+			return 0
+		}
+	}
+}
+
 // returnTokens settles the user's tokens when its goroutine ends: the used
 // ones are reported, the others go back to the pool. When the pool ran dry
 // and no user is left to use what comes back, the limit counts as reached.
@@ -110,8 +137,11 @@ func (u *User) returnTokens() {
 			r.limitReached("iterations")
 		}
 	}
-	if c := u.reqs; c != nil && c.settle(&r.reqQuota) {
-		r.limitReached("requests")
+	if c := u.reqs; c != nil {
+		q := &r.reqQuota
+		if c.settle(q) || (q.dry.Load() && r.userCount.Load() == 0) {
+			r.limitReached("requests")
+		}
 	}
 }
 

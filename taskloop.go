@@ -124,7 +124,7 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 				skipWait = true
 			}
 		} else {
-			if !u.takeIteration() {
+			if !u.takeIteration(ctx) {
 				break
 			}
 			u.lastTaskStart = time.Now()
