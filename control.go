@@ -223,12 +223,15 @@ func (r *Runner) spawnLocked(ctx context.Context) {
 	t := r.nextType()
 	r.nextID++
 	u := &User{
-		id:     r.nextID,
-		runner: r,
-		plan:   r.plans[t],
-		rec:    r.stats.Recorder(),
-		stopCh: make(chan struct{}),
+		id:      int32(r.nextID),
+		runner:  r,
+		plan:    r.plans[t],
+		rec:     r.stats.Recorder(),
+		heapIdx: -1,
 	}
+	u.park.Lock() // unlocked by whoever wakes the user (sleepers)
+	// ctx has no cancellation (see Run): the user's context is not
+	// registered with a parent, which would cost every user a map entry
 	u.ctx, u.cancel = context.WithCancelCause(ctx)
 	if r.cfg.MaxRequests > 0 {
 		u.reqs = &reqCounter{}

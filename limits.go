@@ -89,13 +89,13 @@ func (u *User) takeIteration(ctx context.Context) bool {
 			if b == 0 {
 				return false
 			}
-			u.itTok, u.itHeld = b, b
+			u.itTok, u.itHeld = int32(b), int32(b)
 		}
 		u.itTok--
 		if u.itTok == 0 {
 			held := u.itHeld
 			u.itHeld = 0
-			if q.use(held) {
+			if q.use(int64(held)) {
 				r.limitReached("iterations")
 			}
 		}
@@ -130,8 +130,8 @@ func (u *User) grabIterations(ctx context.Context, q *quota) int64 {
 func (u *User) returnTokens() {
 	r := u.runner
 	if q := &r.iterQuota; q.limit > 0 {
-		used := u.itHeld - u.itTok
-		q.give(u.itTok)
+		used := int64(u.itHeld - u.itTok)
+		q.give(int64(u.itTok))
 		u.itTok, u.itHeld = 0, 0
 		if q.use(used) || (q.dry.Load() && r.userCount.Load() == 0) {
 			r.limitReached("iterations")

@@ -140,6 +140,7 @@ type Runner struct {
 	sharedMu   sync.Mutex
 	shared     map[any]any
 
+	sleepers  sleepers
 	monitor   loadMonitor
 	panics    panicLog
 	abandoned atomic.Int64
@@ -483,8 +484,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// users see ctx's values, not its cancellation: the runner stops them
 	// itself, so that their contexts end with the cause ErrUserStopped
-	uctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
+	uctx := context.WithoutCancel(ctx)
+	r.sleepers.epoch = time.Now()
 	r.stats.Reset()
 	r.mu.Lock()
 	r.start = time.Now()

@@ -21,6 +21,7 @@ func (r *Runner) stopWait(ctx context.Context, plan stopPlan, users []*User) {
 	done := make(chan struct{})
 	go func() {
 		r.wg.Wait()
+		r.sleepers.stop()
 		close(done)
 	}()
 	limit, after := plan.timeout, "the stop timeout"

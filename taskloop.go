@@ -24,25 +24,24 @@ type hookNames struct{ onStart, onStop string }
 // requestStop asks the user to stop; after timeout (0: at once) its context
 // is cancelled. Safe to call more than once.
 func (u *User) requestStop(timeout time.Duration) {
-	u.stopOnce.Do(func() {
-		u.stopping.Store(true)
-		close(u.stopCh)
-		if timeout <= 0 {
-			u.cancel(ErrUserStopped)
-			return
-		}
-		time.AfterFunc(timeout, func() { u.cancel(ErrUserStopped) })
-	})
+	if !u.stopping.CompareAndSwap(false, true) {
+		return
+	}
+	u.runner.sleepers.wake(u)
+	if timeout <= 0 {
+		u.cancel(ErrUserStopped)
+		return
+	}
+	time.AfterFunc(timeout, func() { u.cancel(ErrUserStopped) })
 }
 
 // requestStopLater asks the user to stop after its running task; its
 // context is cancelled by the runner (Runner.stopWait) when the stop
 // timeout or the drain limit expires.
 func (u *User) requestStopLater() {
-	u.stopOnce.Do(func() {
-		u.stopping.Store(true)
-		close(u.stopCh)
-	})
+	if u.stopping.CompareAndSwap(false, true) {
+		u.runner.sleepers.wake(u)
+	}
 }
 
 // sleep waits d, returning false if the user was stopped meanwhile.
@@ -53,30 +52,14 @@ func (u *User) sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
-	if u.timer == nil {
-		u.timer = time.NewTimer(d)
-	} else {
-		u.timer.Reset(d)
-	}
-	// Only the stop channel: every way a user's context ends (its stop, the
-	// runner's stop or its context) closes stopCh first, and waiting on
-	// ctx.Done() too would cost every sleeping user a channel and a waiter.
-	select {
-	case <-u.timer.C:
-		return true
-	case <-u.stopCh:
-	}
-	u.timer.Stop()
-	return false
+	// Every way a user's context ends (its stop, the runner's stop or its
+	// context) sets stopping and wakes it first: a sleeping user needs no
+	// timer or channel of its own besides its wake channel.
+	return u.runner.sleepers.sleep(u, d)
 }
 
 // run is the user's goroutine.
 func (u *User) run(ctx context.Context) {
-	defer func() {
-		if u.timer != nil {
-			u.timer.Stop()
-		}
-	}()
 	typ := u.plan.typ
 	if typ.OnStart == nil || !u.onStart(ctx, typ.OnStart, &u.runner.hooks.onStart) {
 		u.runSet(ctx, u.plan.root, true)
@@ -127,7 +110,7 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 			if !u.takeIteration(ctx) {
 				break
 			}
-			u.lastTaskStart = time.Now()
+			u.lastStart = max(u.runner.sleepers.now(), 1)
 			if res, leave := u.runTask(ctx, t, root); leave {
 				return u.leaveSet(ctx, c, res)
 			}

@@ -76,29 +76,29 @@ func (t *UserType) weight() int {
 // tasks and are not safe for concurrent use, except Record, RecordSuccess,
 // RecordFailure, RecordCutShort, Measure, Stopping and StoppedBy, which are.
 type User struct {
-	runner        *Runner
-	plan          *userPlan
-	rec           Recorder
-	ctx           context.Context // the user's context, set before it runs
-	cancel        context.CancelCauseFunc
-	stopCh        chan struct{}
-	values        map[any]any
-	timer         *time.Timer
-	lastTaskStart time.Time
-	id            int
+	runner    *Runner
+	plan      *userPlan
+	rec       Recorder
+	ctx       context.Context // the user's context, set before it runs
+	cancel    context.CancelCauseFunc
+	values    map[any]any
+	lastStart int64      // start of the last task, ns after the runner's epoch; 0: none
+	park      sync.Mutex // locked; a sleeping user waits to lock it (sleepers)
+	wakeAt    int64      // when a parked user wakes (its sleepers shard's lock)
+	heapIdx   int32      // its index in its shard's heap, -1 when not parked
+	id        int32
 
 	// written by the user's own goroutine only (one cache line per user,
 	// never shared with other users)
 	iters  atomic.Int64           // tasks started, read by Runner.Iterations
 	inTask atomic.Pointer[string] // name of the task running now, or nil
-	itTok  int64                  // iteration tokens in hand (Config.Iterations)
-	itHeld int64                  // tokens of the batch in hand, used or not
+	itTok  int32                  // iteration tokens in hand (Config.Iterations)
+	itHeld int32                  // tokens of the batch in hand, used or not
 	reqs   *reqCounter            // requests, for Config.MaxRequests (nil: no limit)
 
-	stopping atomic.Bool
+	stopping atomic.Bool // asked to stop (set once, by requestStop*)
 	counted  atomic.Bool // counted in Runner.UserCount
 	done     atomic.Bool // the user's goroutine has returned
-	stopOnce sync.Once
 }
 
 // ErrUserStopped is the cause (context.Cause) of a user's context when the
@@ -108,7 +108,7 @@ type User struct {
 var ErrUserStopped = errors.New("locust: user stopped")
 
 // ID is the user's number, unique within its runner, counting from 1.
-func (u *User) ID() int { return u.id }
+func (u *User) ID() int { return int(u.id) }
 
 // Type is the user's type.
 func (u *User) Type() *UserType { return u.plan.typ }
@@ -137,7 +137,12 @@ func (u *User) SetValue(key, value any) {
 }
 
 // LastTaskStart is when the user's current or last task began.
-func (u *User) LastTaskStart() time.Time { return u.lastTaskStart }
+func (u *User) LastTaskStart() time.Time {
+	if u.lastStart == 0 {
+		return time.Time{}
+	}
+	return u.runner.sleepers.epoch.Add(time.Duration(u.lastStart))
+}
 
 // Stopping reports whether the user has been asked to stop.
 func (u *User) Stopping() bool { return u.stopping.Load() }

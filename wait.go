@@ -59,10 +59,10 @@ type PacingWait struct{ Interval time.Duration }
 
 // Wait returns the rest of the interval since the user's last task start.
 func (p PacingWait) Wait(u *User) time.Duration {
-	if u == nil || u.lastTaskStart.IsZero() {
+	if u == nil || u.lastStart == 0 {
 		return p.Interval
 	}
-	return max(p.Interval-time.Since(u.lastTaskStart), 0)
+	return max(p.Interval-time.Duration(u.runner.sleepers.now()-u.lastStart), 0)
 }
 
 var _ WaitTime = PacingWait{}
