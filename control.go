@@ -160,7 +160,7 @@ func (r *Runner) compactLocked() {
 	}
 	kept := r.retiring[:0]
 	for _, u := range r.retiring {
-		if u.done.Load() {
+		if u.is(userDone) {
 			r.itersDone += u.iters.Load()
 		} else {
 			kept = append(kept, u)
@@ -238,7 +238,7 @@ func (r *Runner) spawnLocked(ctx context.Context) {
 	}
 	r.users = append(r.users, u)
 	r.typeCount[t]++
-	u.counted.Store(true)
+	u.set(userCounted)
 	r.userCount.Add(1)
 	r.wg.Add(1)
 	go r.runUser(u)
@@ -249,19 +249,19 @@ func (r *Runner) runUser(u *User) {
 	defer r.wg.Done()
 	u.run(u.ctx)
 	u.cancel(ErrUserStopped)
-	if !u.stopping.Load() {
+	if !u.is(userStopping) {
 		// the user stopped itself (ErrStopUser, iterations): it no
 		// longer counts, and its slot is not refilled, as in Locust
 		r.uncount(u)
 	}
 	u.returnTokens()
-	u.done.Store(true)
+	u.set(userDone)
 }
 
 // uncount removes u from the running user count, once; false if it was
 // not counted any more.
 func (r *Runner) uncount(u *User) bool {
-	if u.counted.CompareAndSwap(true, false) {
+	if u.clear(userCounted) {
 		r.userCount.Add(-1)
 		return true
 	}

@@ -266,7 +266,7 @@ func (r *Runner) UserCounts() map[string]int {
 	defer r.mu.Unlock()
 	m := make(map[string]int, len(r.typeCount))
 	for _, u := range r.users {
-		if u.counted.Load() {
+		if u.is(userCounted) {
 			m[u.plan.typ.Name]++
 		}
 	}

@@ -42,7 +42,7 @@ func (s *sleepers) sleep(u *User, d time.Duration) bool {
 	sh := s.shard(u)
 	now := s.now()
 	sh.mu.Lock()
-	if u.stopping.Load() {
+	if u.is(userStopping) {
 		sh.mu.Unlock()
 		return false
 	}
@@ -53,7 +53,7 @@ func (s *sleepers) sleep(u *User, d time.Duration) bool {
 	}
 	sh.mu.Unlock()
 	u.park.Lock() // until a waker unlocks it: then it is locked again
-	return !u.stopping.Load()
+	return !u.is(userStopping)
 }
 
 // wake wakes u if it is parked (a stop: u.stopping is already set).

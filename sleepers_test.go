@@ -53,7 +53,7 @@ func TestSleepersWakeInOrderAndOnStop(t *testing.T) {
 		defer sh.mu.Unlock()
 		return u.heapIdx >= 0
 	}, 5*time.Second, time.Millisecond)
-	u.stopping.Store(true)
+	u.set(userStopping)
 	r.sleepers.wake(u)
 	select {
 	case ok := <-woke:

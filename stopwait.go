@@ -71,7 +71,7 @@ func (r *Runner) abandon(users []*User, after string) {
 	byTask := map[string]int{}
 	n := 0
 	for _, u := range users {
-		if u.done.Load() {
+		if u.is(userDone) {
 			continue
 		}
 		n++

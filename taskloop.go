@@ -24,7 +24,7 @@ type hookNames struct{ onStart, onStop string }
 // requestStop asks the user to stop; after timeout (0: at once) its context
 // is cancelled. Safe to call more than once.
 func (u *User) requestStop(timeout time.Duration) {
-	if !u.stopping.CompareAndSwap(false, true) {
+	if !u.set(userStopping) {
 		return
 	}
 	u.runner.sleepers.wake(u)
@@ -39,14 +39,14 @@ func (u *User) requestStop(timeout time.Duration) {
 // context is cancelled by the runner (Runner.stopWait) when the stop
 // timeout or the drain limit expires.
 func (u *User) requestStopLater() {
-	if u.stopping.CompareAndSwap(false, true) {
+	if u.set(userStopping) {
 		u.runner.sleepers.wake(u)
 	}
 }
 
 // sleep waits d, returning false if the user was stopped meanwhile.
 func (u *User) sleep(ctx context.Context, d time.Duration) bool {
-	if u.stopping.Load() || ctx.Err() != nil {
+	if u.is(userStopping) || ctx.Err() != nil {
 		return false
 	}
 	if d <= 0 {
@@ -94,7 +94,7 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 		wait = u.plan.typ.Wait
 	}
 	for seq := 0; ; seq++ {
-		if u.stopping.Load() || ctx.Err() != nil {
+		if u.is(userStopping) || ctx.Err() != nil {
 			break
 		}
 		t := &c.tasks[c.pick(seq)]

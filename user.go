@@ -96,10 +96,24 @@ type User struct {
 	itHeld int32                  // tokens of the batch in hand, used or not
 	reqs   *reqCounter            // requests, for Config.MaxRequests (nil: no limit)
 
-	stopping atomic.Bool // asked to stop (set once, by requestStop*)
-	counted  atomic.Bool // counted in Runner.UserCount
-	done     atomic.Bool // the user's goroutine has returned
+	flags atomic.Uint32 // userStopping, userCounted, userDone
 }
+
+// User flags.
+const (
+	userStopping = 1 << iota // asked to stop (set once, by requestStop*)
+	userCounted              // counted in Runner.UserCount
+	userDone                 // the user's goroutine has returned
+)
+
+// is reports whether flag f is set.
+func (u *User) is(f uint32) bool { return u.flags.Load()&f != 0 }
+
+// set sets flag f; false if it was set already.
+func (u *User) set(f uint32) bool { return u.flags.Or(f)&f == 0 }
+
+// clear clears flag f; false if it was clear already.
+func (u *User) clear(f uint32) bool { return u.flags.And(^f)&f != 0 }
 
 // ErrUserStopped is the cause (context.Cause) of a user's context when the
 // user is stopped: by the end of the test, a ramp-down, the run's context
@@ -145,7 +159,7 @@ func (u *User) LastTaskStart() time.Time {
 }
 
 // Stopping reports whether the user has been asked to stop.
-func (u *User) Stopping() bool { return u.stopping.Load() }
+func (u *User) Stopping() bool { return u.is(userStopping) }
 
 // StoppedBy reports whether ctx (the context handed to the user's task, or
 // one derived from it) ended because the user was stopped: its cause is
@@ -201,7 +215,7 @@ func (u *User) cutByStop(err error) bool {
 	if errors.Is(err, ErrUserStopped) {
 		return true
 	}
-	return u.stopping.Load() && errors.Is(err, context.Canceled) &&
+	return u.is(userStopping) && errors.Is(err, context.Canceled) &&
 		u.ctx != nil && errors.Is(context.Cause(u.ctx), ErrUserStopped)
 }
 
