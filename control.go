@@ -2,6 +2,7 @@ package locust
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -122,6 +123,7 @@ func (r *Runner) step(uctx context.Context, rs *ramp, warnedFixed *bool) (next t
 	}
 	if target > rs.from {
 		// users that stopped themselves meanwhile are not replaced
+		r.users = slices.Grow(r.users, want-rs.moved)
 		for ; rs.moved < want; rs.moved++ {
 			r.spawnLocked(uctx)
 		}
@@ -226,10 +228,9 @@ func (r *Runner) spawnLocked(ctx context.Context) {
 		id:      int32(r.nextID),
 		runner:  r,
 		plan:    r.plans[t],
-		rec:     r.stats.Recorder(),
+		wake:    make(chan struct{}, 1),
 		heapIdx: -1,
 	}
-	u.park.Lock() // unlocked by whoever wakes the user (sleepers)
 	// ctx has no cancellation (see Run): the user's context is not
 	// registered with a parent, which would cost every user a map entry
 	u.ctx, u.cancel = context.WithCancelCause(ctx)
@@ -275,10 +276,14 @@ func (r *Runner) stopAll(plan stopPlan) []*User {
 	users := r.users
 	r.users = nil
 	clear(r.typeCount)
+	// one slice for every user, newest first, kept as retiring (nothing
+	// changes it once the control loop ended)
+	all := make([]*User, 0, len(users)+len(r.retiring))
 	for i := len(users) - 1; i >= 0; i-- {
-		r.retiring = append(r.retiring, users[i])
+		all = append(all, users[i])
 	}
-	all := append([]*User(nil), r.retiring...)
+	all = append(all, r.retiring...)
+	r.retiring = all
 	r.mu.Unlock()
 	for i := len(users) - 1; i >= 0; i-- {
 		u := users[i]

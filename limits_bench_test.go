@@ -10,29 +10,37 @@ import (
 	"github.com/golocust/locust"
 )
 
-// BenchmarkRecordParallelLimits records one request per task from one
-// user per core, with no limit, with a request limit (-n) and with an
-// iteration limit (-i) that are never reached: the limits' bookkeeping
-// must cost next to nothing (no cache line written by every request or
-// task is shared between cores). ns/op is wall time per request over all
-// cores; compare the three sub-benchmarks of one run.
+// BenchmarkRecordParallelLimits measures what the limits' bookkeeping
+// costs, from one user per core, with limits that are never reached:
+//
+//   - record/none and record/requests: each user records its share of b.N
+//     requests in one task (User.Record in a loop), without and with a
+//     request limit (-n);
+//   - tasks/none and tasks/iterations: each user runs its share of b.N
+//     tasks of one request each, without and with an iteration limit (-i).
+//
+// ns/op is wall time per request over all cores; compare the pairs of one
+// run (no cache line written by every request or task is shared between
+// cores, so a limit costs next to nothing).
 func BenchmarkRecordParallelLimits(b *testing.B) {
 	const far = 1 << 62
 	for _, tc := range []struct {
-		name string
-		cfg  locust.Config
+		name    string
+		cfg     locust.Config
+		perTask bool
 	}{
-		{"none", locust.Config{}},
-		{"requests", locust.Config{MaxRequests: far}},
-		{"iterations", locust.Config{Iterations: far}},
+		{"record/none", locust.Config{}, false},
+		{"record/requests", locust.Config{MaxRequests: far}, false},
+		{"tasks/none", locust.Config{}, true},
+		{"tasks/iterations", locust.Config{Iterations: far}, true},
 	} {
-		b.Run(tc.name, func(b *testing.B) { benchUsersRecording(b, tc.cfg) })
+		b.Run(tc.name, func(b *testing.B) { benchUsersRecording(b, tc.cfg, tc.perTask) })
 	}
 }
 
-// benchUsersRecording runs GOMAXPROCS users that share b.N tasks of one
-// request each.
-func benchUsersRecording(b *testing.B, cfg locust.Config) {
+// benchUsersRecording runs GOMAXPROCS users that share b.N requests, one
+// per task (perTask) or all in a user's first task.
+func benchUsersRecording(b *testing.B, cfg locust.Config, perTask bool) {
 	users := runtime.GOMAXPROCS(0)
 	var left atomic.Int64 // users not done
 	left.Store(int64(users))
@@ -56,8 +64,13 @@ func benchUsersRecording(b *testing.B, cfg locust.Config) {
 			}
 			return locust.ErrStopUser
 		}
-		*p--
-		u.Record(locust.Request{Type: "GET", Name: "/", Start: start, Duration: time.Duration(*p%5000) * time.Microsecond, Length: 2})
+		for *p > 0 {
+			*p--
+			u.Record(locust.Request{Type: "GET", Name: "/", Start: start, Duration: time.Duration(*p%5000) * time.Microsecond, Length: 2})
+			if perTask {
+				break
+			}
+		}
 		return nil
 	}
 	cfg.Users = users

@@ -447,7 +447,7 @@ func (r *Runner) record(u *User, req *Request) {
 		r.stats.RecordCutShort(1)
 		return
 	}
-	u.rec.record(req)
+	u.recorder().record(req)
 	if r.events.Request.Len() > 0 {
 		r.events.Request.Fire(*req)
 	}

@@ -20,8 +20,7 @@ func TestSleepersWakeInOrderAndOnStop(t *testing.T) {
 	var order []time.Duration
 	var wg sync.WaitGroup
 	for i := range n {
-		u := &User{runner: r, id: int32(i), heapIdx: -1}
-		u.park.Lock()
+		u := &User{runner: r, id: int32(i), heapIdx: -1, wake: make(chan struct{}, 1)}
 		d := 20*time.Millisecond + time.Duration(rand.IntN(200))*time.Millisecond
 		wg.Add(1)
 		go func() {
@@ -43,8 +42,7 @@ func TestSleepersWakeInOrderAndOnStop(t *testing.T) {
 	}
 	assert.Zero(t, late, "users woke out of order: %v", order)
 
-	u := &User{runner: r, id: 7, heapIdx: -1}
-	u.park.Lock()
+	u := &User{runner: r, id: 7, heapIdx: -1, wake: make(chan struct{}, 1)}
 	woke := make(chan bool)
 	go func() { woke <- r.sleepers.sleep(u, time.Hour) }()
 	require.Eventually(t, func() bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -78,14 +77,14 @@ func (t *UserType) weight() int {
 type User struct {
 	runner    *Runner
 	plan      *userPlan
-	rec       Recorder
-	ctx       context.Context // the user's context, set before it runs
+	rec       atomic.Pointer[Recorder] // made at the user's first request
+	ctx       context.Context          // the user's context, set before it runs
 	cancel    context.CancelCauseFunc
 	values    map[any]any
-	lastStart int64      // start of the last task, ns after the runner's epoch; 0: none
-	park      sync.Mutex // locked; a sleeping user waits to lock it (sleepers)
-	wakeAt    int64      // when a parked user wakes (its sleepers shard's lock)
-	heapIdx   int32      // its index in its shard's heap, -1 when not parked
+	lastStart int64         // start of the last task, ns after the runner's epoch; 0: none
+	wake      chan struct{} // a parked user's wake-up (sleepers)
+	wakeAt    int64         // when a parked user wakes (its sleepers shard's lock)
+	heapIdx   int32         // its index in its shard's heap, -1 when not parked
 	id        int32
 
 	// written by the user's own goroutine only (one cache line per user,
@@ -169,6 +168,19 @@ func (u *User) Stopping() bool { return u.is(userStopping) }
 // (a task's own timeout, even during a graceful stop) is not a stop.
 func (u *User) StoppedBy(ctx context.Context) bool {
 	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrUserStopped)
+}
+
+// recorder returns the user's Recorder, making it at the first request:
+// a user that records nothing does not pay for one.
+func (u *User) recorder() *Recorder {
+	if rc := u.rec.Load(); rc != nil {
+		return rc
+	}
+	rc := u.runner.stats.Recorder()
+	if u.rec.CompareAndSwap(nil, &rc) {
+		return &rc
+	}
+	return u.rec.Load()
 }
 
 // RecordCutShort counts one request cut short by the stop (see StoppedBy):
