@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -78,6 +81,44 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = s.Snapshot()
+	}
+}
+
+// BenchmarkNewName records one request under a name not seen before into a
+// Stats that already holds about `existing` entries (it is rebuilt, off the
+// clock, every max(existing/10, 1000) new names): adding an entry should
+// cost the same with 10 or 100,000 of them.
+func BenchmarkNewName(b *testing.B) {
+	for _, existing := range []int{10, 100_000} {
+		b.Run("existing="+strconv.Itoa(existing), func(b *testing.B) {
+			batch := max(existing/10, 1000)
+			names := make([]string, existing+batch)
+			for i := range names {
+				names[i] = "/item/" + strconv.Itoa(i)
+			}
+			var rc Recorder
+			fresh := func() {
+				s := NewStats(StatsOptions{Logger: slog.New(slog.DiscardHandler)})
+				rc = s.Recorder()
+				for _, n := range names[:existing] {
+					rc.Record(Request{Type: "GET", Name: n, Duration: time.Millisecond})
+				}
+				s.Flush()
+				runtime.GC() // no collection of the set-up left to the timed part
+			}
+			fresh()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				k := i % batch
+				if k == 0 && i > 0 {
+					b.StopTimer()
+					fresh()
+					b.StartTimer()
+				}
+				rc.Record(Request{Type: "GET", Name: names[existing+k], Duration: time.Millisecond})
+			}
+		})
 	}
 }
 

@@ -124,3 +124,27 @@ func PrintErrors(w io.Writer, s *Snapshot) {
 	}
 	io.WriteString(w, b.String())
 }
+
+// printSummary writes the final summary: the stats table with whole-run
+// rates, the percentiles, the errors, and how many requests the stop cut
+// short when there were any.
+func printSummary(w io.Writer, s *Snapshot) {
+	PrintStats(w, s, false)
+	PrintPercentiles(w, s)
+	PrintErrors(w, s)
+	PrintCutShort(w, s)
+}
+
+// PrintCutShort writes one line saying how many requests were cut short by
+// the stop of the test (Snapshot.CutShort), or nothing when none were.
+// Safe for concurrent use.
+func PrintCutShort(w io.Writer, s *Snapshot) {
+	if s.CutShort == 0 {
+		return
+	}
+	noun := "requests were"
+	if s.CutShort == 1 {
+		noun = "request was"
+	}
+	fmt.Fprintf(w, "%d %s cut short by the stop (in flight when the test stopped: in no entry above, as in Locust)\n\n", s.CutShort, noun)
+}

@@ -47,10 +47,10 @@ func (r *Runner) control(ctx, uctx context.Context) stopPlan {
 			r.state.Store(int32(StateRunning))
 			if r.cfg.ResetStats {
 				r.stats.Reset()
-				r.events.ResetStats.Fire(struct{}{})
+				r.events.ResetStats.fire(struct{}{})
 			}
 			r.log.Info("all users spawned", "users", live)
-			r.events.SpawningComplete.Fire(live)
+			r.events.SpawningComplete.fire(live)
 		case !done:
 			r.state.Store(int32(StateSpawning))
 		}

@@ -22,11 +22,16 @@
 //		return err
 //	}
 //
-// Run user types from a program's main with Main (a Locust-compatible
-// command line: -u, -r, -t, -H, --headless, LOCUST_* variables, exit
-// codes) or Command (the same with extensions such as reports and
-// thresholds, and the program's own flags), or from code with NewRunner,
-// Runner.Run and Runner.Snapshot, for example inside go test.
+// Run user types from a program's main with run.Main (package
+// github.com/golocust/locust/run: the complete entry point, with every
+// option of the library: Locust's -u, -r, -t, -H, --headless, ..., the
+// reports --csv, --html, --json and the thresholds --threshold), or with
+// Command, the same command line with the extensions a program chooses
+// and its own flags (Command.Prepare changes user types from them), or
+// from code with NewRunner, Runner.Run and Runner.Snapshot, for example
+// inside go test. The command line reads ~/.locust.conf, ./locust.conf and
+// --config FILE, then LOCUST_* variables, then its arguments, each
+// overriding the ones before, as Locust does.
 //
 // A client of any protocol reports its calls with User.Measure,
 // User.RecordSuccess and User.RecordFailure (or User.Record); statistics,

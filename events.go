@@ -25,7 +25,9 @@ type Request struct {
 	Err error
 }
 
-// Hook is a list of listeners for one kind of event. Adding and removing
+// Hook is a list of listeners for one kind of event of a Runner. User code
+// adds and removes listeners; only the runner fires them, so a listener
+// never sees an event the runner did not raise. Adding and removing
 // listeners is safe for concurrent use with firing; firing does not allocate
 // and takes no lock. A listener that panics is recovered, reported as an
 // exception of the test, and does not stop the other listeners. The zero
@@ -75,8 +77,8 @@ func (h *Hook[T]) Len() int {
 	return 0
 }
 
-// Fire calls every listener in the order they were added.
-func (h *Hook[T]) Fire(v T) {
+// fire calls every listener in the order they were added.
+func (h *Hook[T]) fire(v T) {
 	p := h.listeners.Load()
 	if p == nil {
 		return
@@ -151,6 +153,12 @@ type Events struct {
 	// Request fires for every request, after it is recorded in the stats
 	// (not for requests recorded after Run returned: they are cut short).
 	Request Hook[Request]
+	// RequestSuccess fires for every successful request (Err is nil),
+	// after Request: Locust's request_success.
+	RequestSuccess Hook[Request]
+	// RequestFailure fires for every failed request (Err is not nil),
+	// after Request: Locust's request_failure.
+	RequestFailure Hook[Request]
 	// TestStart fires when a test starts, before the first user spawns.
 	TestStart Hook[*Runner]
 	// TestStop fires when a test stops, after every user has stopped (or
@@ -177,6 +185,8 @@ type Events struct {
 
 func (e *Events) setPanicHandler(f func(msg, stack string)) {
 	e.Request.onPanic = f
+	e.RequestSuccess.onPanic = f
+	e.RequestFailure.onPanic = f
 	e.TestStart.onPanic = f
 	e.TestStop.onPanic = f
 	e.SpawningComplete.onPanic = f
@@ -185,4 +195,20 @@ func (e *Events) setPanicHandler(f func(msg, stack string)) {
 	e.Report.onPanic = f
 	e.ResetStats.onPanic = f
 	e.LoadWarning.onPanic = f
+}
+
+// fireRequest fires Request, then RequestSuccess or RequestFailure, each
+// only when it has listeners: with none, it costs three atomic loads and
+// no copy of req.
+func (e *Events) fireRequest(req *Request) {
+	if e.Request.Len() > 0 {
+		e.Request.fire(*req)
+	}
+	if req.Err == nil {
+		if e.RequestSuccess.Len() > 0 {
+			e.RequestSuccess.fire(*req)
+		}
+	} else if e.RequestFailure.Len() > 0 {
+		e.RequestFailure.fire(*req)
+	}
 }

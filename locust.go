@@ -196,7 +196,11 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	r.stats = NewStats(cfg.Stats)
+	so := cfg.Stats
+	if so.Logger == nil {
+		so.Logger = r.log // the many-names warning reaches the console
+	}
+	r.stats = NewStats(so)
 	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
 	r.target = cfg.Users
 	r.rate = cfg.SpawnRate
@@ -448,9 +452,7 @@ func (r *Runner) record(u *User, req *Request) {
 		return
 	}
 	u.recorder().record(req)
-	if r.events.Request.Len() > 0 {
-		r.events.Request.Fire(*req)
-	}
+	r.events.fireRequest(req)
 	if c := u.reqs; c != nil {
 		c.count(r)
 	}
@@ -465,7 +467,7 @@ func (r *Runner) userError(u *User, err error, stack string) {
 		return
 	}
 	r.stats.RecordException(msg, stack, r.cfg.Node)
-	r.events.UserError.Fire(UserError{User: u, Err: err, Stack: stack})
+	r.events.UserError.fire(UserError{User: u, Err: err, Stack: stack})
 }
 
 // Run runs the test: it spawns the users, and returns when the test stops
@@ -490,7 +492,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Lock()
 	r.start = time.Now()
 	r.mu.Unlock()
-	r.events.TestStart.Fire(r)
+	r.events.TestStart.fire(r)
 	r.warnAtStart()
 	mctx, mstop := context.WithCancel(ctx)
 	mdone := make(chan struct{})
@@ -516,6 +518,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.end = time.Now()
 	r.mu.Unlock()
 	r.state.Store(int32(StateStopped))
-	r.events.TestStop.Fire(r)
+	r.events.TestStop.fire(r)
 	return r.aborted()
 }

@@ -89,7 +89,7 @@ func (r *Runner) monitorLoad(ctx context.Context) {
 			if high && !warned {
 				r.log.Warn("the load generator is short of CPU: response times may include time waiting in this process; use fewer users per process, more processes, or a faster client",
 					"cpu_percent", int(pct), "timer_lag", worst.Round(time.Millisecond).String())
-				r.events.LoadWarning.Fire(LoadWarning{CPUPercent: pct, Lag: worst})
+				r.events.LoadWarning.fire(LoadWarning{CPUPercent: pct, Lag: worst})
 			}
 			warned = high
 			worst = 0

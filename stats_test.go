@@ -203,33 +203,36 @@ func TestReset(t *testing.T) {
 	assert.True(t, e.Start.Equal(t0.Add(time.Minute)))
 }
 
-// locustCurrent is Locust's current_rps rule: the mean of the per-second
-// counts over the seconds max(last-12, start) .. last-3, 0 for none.
-func locustCurrent(perSec map[int64]int64, start, last int64) float64 {
-	from, to := max(last-12, start), last-3
-	if to < from {
-		return 0
-	}
+// currentRef is the rule of the current window: the requests that ended
+// in the whole seconds from now-10 s to now (not before the start), over
+// the time from the first of those seconds (or the start) to now, at
+// least one second.
+func currentRef(perSec map[int64]int64, start int64, now time.Time) float64 {
+	to := now.Unix()
+	from := max(to-10, start)
 	var n int64
 	for s := from; s <= to; s++ {
 		n += perSec[s]
 	}
-	return float64(n) / float64(to-from+1)
+	span := max(now.Sub(time.Unix(from, 0)).Seconds(), 1)
+	return float64(n) / span
 }
 
-func TestCurrentRPSLocustWindow(t *testing.T) {
+func TestCurrentRPSLastTenSeconds(t *testing.T) {
 	base := int64(1_700_000_000)
 	rng := rand.New(rand.NewPCG(7, 8))
-	for trial := range 30 {
+	for trial := range 40 {
 		start := base + int64(trial)*1000
-		s := locust.NewStats(locust.StatsOptions{Now: func() time.Time { return time.Unix(start, 0) }})
+		var now atomic.Int64
+		now.Store(time.Unix(start, 0).UnixNano())
+		s := locust.NewStats(locust.StatsOptions{Now: func() time.Time { return time.Unix(0, now.Load()) }})
 		span := 1 + rng.IntN(40) // seconds with traffic: start .. start+span-1
 		reqs := map[int64]int64{}
 		fails := map[int64]int64{}
 		other := map[int64]int64{}
 		var events []locust.Request
 		for sec := start; sec < start+int64(span); sec++ {
-			if rng.IntN(4) == 0 && sec != start+int64(span)-1 {
+			if rng.IntN(4) == 0 {
 				continue // a second without requests counts as 0
 			}
 			for range 1 + rng.IntN(6) {
@@ -253,22 +256,27 @@ func TestCurrentRPSLocustWindow(t *testing.T) {
 		for _, ev := range events {
 			rc.Record(ev)
 		}
+		// the snapshot is taken up to 15 s after the traffic ended
+		at := time.Unix(start+int64(span), int64(rng.IntN(15_000))*int64(time.Millisecond))
+		now.Store(at.UnixNano())
 		snap := s.Snapshot()
-		last := start + int64(span) - 1
-		require.Equal(t, last, snap.Total.Last.Unix(), "trial %d", trial)
-		assert.InDelta(t, locustCurrent(reqs, start, last), snap.Total.CurrentRPS, 1e-9, "trial %d: span %d", trial, span)
-		assert.InDelta(t, locustCurrent(fails, start, last), snap.Total.CurrentFailPerSec, 1e-9, "trial %d: span %d", trial, span)
+		assert.InDelta(t, currentRef(reqs, start, at), snap.Total.CurrentRPS, 1e-9, "trial %d: span %d", trial, span)
+		assert.InDelta(t, currentRef(fails, start, at), snap.Total.CurrentFailPerSec, 1e-9, "trial %d: span %d", trial, span)
 		if b, ok := snap.Entry("GET", "/b"); ok {
-			// an entry's window ends at the aggregate's last second
-			assert.InDelta(t, locustCurrent(other, start, last), b.CurrentRPS, 1e-9, "trial %d", trial)
+			assert.InDelta(t, currentRef(other, start, at), b.CurrentRPS, 1e-9, "trial %d", trial)
 		}
 	}
 }
 
 func TestCurrentRPSFixedCases(t *testing.T) {
 	start := int64(1_700_000_000)
+	var now atomic.Int64
 	newStats := func() *locust.Stats {
-		return locust.NewStats(locust.StatsOptions{Now: func() time.Time { return time.Unix(start, 0) }})
+		now.Store(time.Unix(start, 0).UnixNano())
+		return locust.NewStats(locust.StatsOptions{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	}
+	at := func(sec float64) {
+		now.Store(time.Unix(start, 0).Add(time.Duration(sec * float64(time.Second))).UnixNano())
 	}
 	put := func(s *locust.Stats, sec int64, n int, fail bool) {
 		for range n {
@@ -280,35 +288,45 @@ func TestCurrentRPSFixedCases(t *testing.T) {
 		}
 	}
 
-	// 21 seconds with i+1 requests in second i, failures in odd seconds:
-	// the window is seconds 8..17, so (9+...+18)/10 = 13.5 req/s.
+	// 21 seconds with i+1 requests in second i, failures in odd seconds;
+	// at 20.5 s the window is seconds 10..20 over 10.5 s: (11+...+21)/10.5.
 	s := newStats()
 	for i := range int64(21) {
 		put(s, start+i, int(i), false)
 		put(s, start+i, 1, i%2 == 1)
 	}
+	at(20.5)
 	snap := s.Snapshot()
-	assert.InDelta(t, 13.5, snap.Total.CurrentRPS, 1e-9)
-	assert.InDelta(t, 0.5, snap.Total.CurrentFailPerSec, 1e-9)
+	assert.InDelta(t, 176/10.5, snap.Total.CurrentRPS, 1e-9)
+	assert.InDelta(t, 5/10.5, snap.Total.CurrentFailPerSec, 1e-9)
 
-	// only seconds 0..5: the window starts at the start (0..2)
+	// only seconds 0..5, read at 6 s: the window starts at the start
 	s = newStats()
 	for i := range int64(6) {
 		put(s, start+i, int(i+1), false)
 	}
-	assert.InDelta(t, 2.0, s.Snapshot().Total.CurrentRPS, 1e-9) // (1+2+3)/3
+	at(6)
+	assert.InDelta(t, 21/6.0, s.Snapshot().Total.CurrentRPS, 1e-9)
 
-	// the last three seconds are never in the window
+	// the last seconds are in the window: Locust's lag of 3 s is gone
 	s = newStats()
 	put(s, start, 5, false)
 	put(s, start+2, 5, false)
-	assert.Zero(t, s.Snapshot().Total.CurrentRPS)
+	at(2.5)
+	assert.InDelta(t, 10/2.5, s.Snapshot().Total.CurrentRPS, 1e-9)
+
+	// the first moments of a run count over one second at least
+	s = newStats()
+	put(s, start, 3, false)
+	at(0.1)
+	assert.InDelta(t, 3, s.Snapshot().Total.CurrentRPS, 1e-9)
 
 	// missing seconds count as zero
 	s = newStats()
 	put(s, start+5, 10, false)
 	put(s, start+15, 1, false)
-	assert.InDelta(t, 1.0, s.Snapshot().Total.CurrentRPS, 1e-9) // 10 over seconds 3..12
+	at(15.5)
+	assert.InDelta(t, 11/10.5, s.Snapshot().Total.CurrentRPS, 1e-9)
 }
 
 func TestConcurrentRecordingLosesNothing(t *testing.T) {

@@ -3,10 +3,15 @@
 #
 # The target (bench/target, net/http answering "ok") is pinned to core 1;
 # every generator is pinned to core 0: wrk -t1 -c50, then golocust with the
-# fast client and with the net/http client (50 users, no wait, every
-# request recorded in the full statistics), then the floor of each client
-# (-bare: 50 goroutines doing GETs with the same library, no statistics).
-# PASSES passes (default 3) are interleaved; medians are reported.
+# fast client and with the net/http client (50 users, no wait, a UserType
+# whose task calls client.FastFor(u).Get or client.HTTPFor(u).Get, run by
+# the library's command line locust.Command, every request recorded in the
+# full statistics), then the floor of each client (-bare: 50 goroutines
+# doing GETs with the same library and no statistics; for net/http the
+# plain loop a Go programmer writes: one http.Client on a tuned Transport,
+# no per-request timeout, the body copied to io.Discard).
+# PASSES passes (default 3) are interleaved; medians are reported, and the
+# ratio of each pass (same pass, so the same machine conditions) too.
 #
 # Usage: bench/compare.sh            (from the module root)
 #   DURATION=10s PASSES=3 PORT=18080 USERS=50 bench/compare.sh
@@ -38,7 +43,8 @@ target_cpu() { awk -v clk="$CLK" '{ printf "%.3f", ($14 + $15) / clk }' "/proc/$
 # seconds from bash's `times` output like 0m1.234s
 tosec() { awk '{ s = $1; sub(/s$/, "", s); split(s, a, "m"); printf "%.3f", a[1] * 60 + a[2] }' <<<"$1"; }
 
-declare -A RPS CPU TCPU
+declare -A RPS CPU TCPU CUR PR
+last() { awk '{ print $NF }' <<<"$1"; }
 VARIANTS=(wrk fast net fastbare netbare)
 
 run_wrk() {
@@ -85,7 +91,13 @@ for pass in $(seq "$PASSES"); do
 		RPS[$v]+="$rps "
 		CPU[$v]+="$cpu "
 		TCPU[$v]+="$tcpu "
+		CUR[$v]=$rps
 	done
+	# ratios within the pass: both sides ran under the same conditions
+	for pr in fast/wrk net/wrk fast/fastbare net/netbare; do
+		PR[$pr]+="$(awk -v a="${CUR[${pr%/*}]}" -v b="${CUR[${pr#*/}]}" 'BEGIN { printf "%.3f", a / b }') "
+	done
+	echo "  pass $pass ratios: fast/wrk=$(last "${PR[fast/wrk]}") net/wrk=$(last "${PR[net/wrk]}") fast/bare=$(last "${PR[fast/fastbare]}") net/bare=$(last "${PR[net/netbare]}")" >&2
 done
 
 median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -97,5 +109,7 @@ for v in "${VARIANTS[@]}"; do
 	printf '%-10s %12.0f %16.2f %12.2f %22.2f\n' "$v" "${M[$v]}" "$(median "${CPU[$v]}")" \
 		"$(awk -v a="${M[$v]}" -v b="${M[wrk]}" 'BEGIN { print a / b }')" "$(median "${TCPU[$v]}")"
 done
+echo "per-pass ratios: fast/wrk ${PR[fast/wrk]}| net/wrk ${PR[net/wrk]}| fast/bare ${PR[fast/fastbare]}| net/bare ${PR[net/netbare]}"
+echo "median of per-pass ratios: fast/wrk=$(median "${PR[fast/wrk]}") net/wrk=$(median "${PR[net/wrk]}") fast/bare=$(median "${PR[fast/fastbare]}") net/bare=$(median "${PR[net/netbare]}")"
 awk -v f="${M[fast]}" -v n="${M[net]}" -v w="${M[wrk]}" -v fb="${M[fastbare]}" -v nb="${M[netbare]}" \
 	'BEGIN { printf "ratio fast/wrk=%.2f net/wrk=%.2f fast/bare=%.2f net/bare=%.2f\n", f / w, n / w, f / fb, n / nb }'

@@ -173,6 +173,29 @@ func transportError(method, name string, timeout time.Duration, err error) *Erro
 	return &Error{Method: method, Name: name, Err: err, msg: describe(timeout, err)}
 }
 
+// parseHost checks a session's host: an http or https URL with a host
+// ("http://127.0.0.1:8080", a trailing slash or a base path allowed). The
+// error is one line naming the mistake and its fix.
+func parseHost(host string) (*url.URL, error) {
+	if host == "" {
+		return nil, errors.New("no host: set --host/-H or UserType.Host")
+	}
+	b, err := url.Parse(strings.TrimSuffix(host, "/"))
+	switch {
+	case !strings.Contains(host, "://"):
+		return nil, fmt.Errorf("host %q is not a URL: use http://%s", host, host)
+	case err != nil || b.Host == "":
+		return nil, fmt.Errorf("host %q is not a URL: use one like http://127.0.0.1:8080", host)
+	case b.Scheme != "http" && b.Scheme != "https":
+		return nil, fmt.Errorf("host %q is not an http or https URL", host)
+	}
+	return b, nil
+}
+
+// errClosedBeforeResponse is the failure of an attempt whose connection
+// the target closed before any byte of a response.
+var errClosedBeforeResponse = errors.New("connection closed before the response")
+
 func describe(timeout time.Duration, err error) string {
 	var ne interface{ Timeout() bool } // net.Error, or fasthttp's timeout
 	switch {
@@ -189,8 +212,11 @@ func describe(timeout time.Duration, err error) string {
 		return "request cancelled"
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return "no free connections to host"
-	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed by server before a full response"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed before the full response"
+	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, errClosedBeforeResponse),
+		err.Error() == "http: server closed idle connection":
+		return errClosedBeforeResponse.Error()
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return "response body too large"
 	}
@@ -224,6 +250,16 @@ func remote(err error) string {
 		return " (" + op.Addr.String() + ")"
 	}
 	return ""
+}
+
+// taskContextEnded reports whether the context a task handed to a request
+// ended (or reached its deadline) before the request could finish.
+func taskContextEnded(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // sender is a session's own way to send a request; verbs builds the
@@ -323,14 +359,25 @@ func (req *Request) defaults(timeout time.Duration) (method, name string, d time
 
 // finish applies the failure rules to a request that got out's response
 // (or the transport error err), records it for u, and returns what Do
-// returns. A request cut short by the user's stop is not recorded.
+// returns. Only the user's stop hides a failed request: when ctx ended
+// because the user was stopped (locust.User.StoppedBy), the request is in
+// no entry but counted as cut short. A context that ended for another
+// reason (a task's own timeout, even during a graceful stop) makes a
+// failure.
 func finish(ctx context.Context, u *locust.User, req *Request, method, name string, timeout time.Duration,
 	start time.Time, out *Response, err error) (*Response, error) {
 	if err != nil && u.StoppedBy(ctx) {
+		u.RecordCutShort()
 		return out, locust.MarkRecorded(err)
 	}
 	var fail error
 	switch {
+	case err != nil && taskContextEnded(ctx):
+		cause := context.Cause(ctx)
+		if cause == nil { // the deadline passed, its timer not yet run
+			cause = context.DeadlineExceeded
+		}
+		fail = &Error{Method: method, Name: name, Err: err, msg: "the task's context ended: " + cause.Error()}
 	case err != nil:
 		fail = transportError(method, name, timeout, err)
 	case req.Check != nil:

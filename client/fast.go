@@ -35,9 +35,15 @@ import (
 // their path or domain); requests to full URLs on other hosts send none.
 // WithTransport does not apply to Fast.
 //
-// A request cut short because its user was stopped is not recorded. The
-// cut is immediate once the connection is open; a connection being dialled
-// finishes dialling (bounded by the request's timeout) first.
+// A request cut short because its user was stopped is in no entry but
+// counted as cut short (locust.Snapshot.CutShort). The cut is immediate
+// once the connection is open; a connection being dialled finishes
+// dialling (bounded by the request's timeout) first.
+//
+// A Fast session never retries (fasthttp's own Do retries idempotent
+// requests up to five times): each attempt is one request in the
+// statistics, and a pooled connection that the target closed is a failure,
+// "connection closed before the response".
 //
 // A session belongs to one user and is not safe for concurrent use.
 type Fast struct {
@@ -121,7 +127,8 @@ func FastFor(u *locust.User) *Fast {
 
 // NewFast returns a new fast session for u. The options are those of
 // NewHTTP (WithHost, WithTimeout, WithHeader, WithoutCookies,
-// WithoutRedirects); WithTransport is ignored.
+// WithoutRedirects); WithTransport is ignored. As with NewHTTP, a session
+// without a usable host aborts the test on its first request to a path.
 func NewFast(u *locust.User, opts ...HTTPOption) *Fast {
 	var o httpOptions
 	for _, f := range opts {
@@ -143,13 +150,9 @@ func NewFast(u *locust.User, opts ...HTTPOption) *Fast {
 	if host == "" {
 		host = u.Host()
 	}
-	if host == "" {
-		s.baseErr = errors.New("no host: set --host (-H), Config.Host or UserType.Host")
-		return s
-	}
-	b, err := url.Parse(strings.TrimSuffix(host, "/"))
-	if err != nil || (b.Scheme != "http" && b.Scheme != "https") || b.Host == "" {
-		s.baseErr = errors.New("invalid host " + host + ": want an absolute URL like http://127.0.0.1:8080")
+	b, err := parseHost(host)
+	if err != nil {
+		s.baseErr = err
 		return s
 	}
 	s.scheme, s.host = b.Scheme, b.Host
@@ -175,8 +178,8 @@ func hostPort(scheme, host string) string {
 // failure (no response, a timeout, a status of 400 or more, or a Check that
 // returned an error) returns the response (if any) and an *Error; the
 // failure is already recorded. A request cut short because the user was
-// stopped is not recorded. The returned Response is valid until the
-// session's next request (see Fast).
+// stopped is counted as cut short, in no entry. The returned Response is
+// valid until the session's next request (see Fast).
 func (s *Fast) Do(ctx context.Context, req *Request) (*Response, error) {
 	return s.send(ctx, req, "")
 }
@@ -202,7 +205,9 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		fr.SetRequestURI(req.Path)
 	} else {
 		if s.baseErr != nil {
-			return nil, s.baseErr // a mistake in the test, not in the target: an exception
+			// a mistake in the test, not in the target: the test cannot go on
+			s.u.Runner().Abort(s.baseErr)
+			return nil, s.baseErr
 		}
 		fr.SetRequestURI(req.Path)
 		if !strings.HasPrefix(req.Path, "/") {
@@ -238,7 +243,7 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		deadline = dl
 	}
 	sent := method
-	err := s.sendRetrying(ctx, hc, sent, deadline)
+	err := s.roundTrip(ctx, hc, deadline, sent == http.MethodHead)
 	for hops := 0; err == nil && s.follow && isRedirect(s.resp.StatusCode()) && hops < 10; hops++ {
 		if onBase && s.jar != nil {
 			s.jar.update(&s.resp.Header)
@@ -247,7 +252,7 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		if hc, onBase, sent, next, err = s.redirect(hc, onBase, sent); err != nil || !next {
 			break
 		}
-		err = s.sendRetrying(ctx, hc, sent, deadline)
+		err = s.roundTrip(ctx, hc, deadline, sent == http.MethodHead)
 	}
 	out := &s.out
 	*out = Response{Duration: time.Since(start), URL: s.urlOf(req.Path)}
@@ -399,32 +404,22 @@ func (s *Fast) abort(done <-chan struct{}) {
 	s.mu.Unlock()
 }
 
-// sendRetrying performs the request, retrying idempotent requests whose pooled
-// connection turned out to be closed, as fasthttp does.
-func (s *Fast) sendRetrying(ctx context.Context, hc *fasthttp.HostClient, method string, deadline time.Time) error {
-	idempotent := method == http.MethodGet || method == http.MethodHead || method == http.MethodPut ||
-		method == http.MethodDelete || method == http.MethodOptions
-	for attempt := 1; ; attempt++ {
-		retry, err := s.roundTrip(ctx, hc, deadline, method == http.MethodHead)
-		if err == nil || !retry || !idempotent || attempt >= 5 || ctx.Err() != nil || !time.Now().Before(deadline) {
-			return err
-		}
-	}
-}
-
 // roundTrip sends the session's request on one pooled connection and reads
-// the response. The connection is registered for abort while in use.
-func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline time.Time, head bool) (retry bool, err error) {
+// the response. The connection is registered for abort while in use. It
+// never retries: a pooled connection that the target closed is one failed
+// request, as the target saw it, not a hidden second attempt (fasthttp's
+// own Do retries idempotent requests).
+func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline time.Time, head bool) error {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return err
 	}
 	wait := time.Until(deadline)
 	if wait <= 0 {
-		return false, fasthttp.ErrTimeout
+		return fasthttp.ErrTimeout
 	}
 	cc, err := hc.AcquireConn(wait, false)
 	if err != nil {
-		return false, err
+		return err
 	}
 	conn := cc.Conn()
 	s.mu.Lock()
@@ -445,11 +440,11 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 	}
 	if ctx.Err() != nil { // ended before abort could see the connection
 		finish(true)
-		return false, ctx.Err()
+		return ctx.Err()
 	}
 	if err = conn.SetDeadline(deadline); err != nil {
 		finish(true)
-		return true, err
+		return err
 	}
 	bw := hc.AcquireWriter(conn)
 	err = s.req.Write(bw)
@@ -459,7 +454,7 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 	hc.ReleaseWriter(bw)
 	if err != nil {
 		finish(true)
-		return true, err
+		return err
 	}
 	s.resp.Reset()
 	s.resp.SkipBody = head
@@ -468,10 +463,10 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 	hc.ReleaseReader(br)
 	if err != nil {
 		finish(true)
-		return !errors.Is(err, fasthttp.ErrBodyTooLarge), err
+		return err
 	}
 	finish(s.resp.ConnectionClose() || s.req.ConnectionClose())
-	return false, nil
+	return nil
 }
 
 // fastJar is a Fast session's cookie jar: the cookies its host set, by

@@ -3,12 +3,13 @@ package client
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -29,6 +30,107 @@ type HTTP struct {
 	client  *http.Client
 	timeout time.Duration
 	header  http.Header
+
+	// the request in flight, for the trace hook that sees each attempt
+	trace        httptrace.ClientTrace
+	method, name string
+	attempts     int           // connections asked for in this hop
+	attemptStart time.Time     // when the current attempt asked for one
+	retried      time.Duration // time spent in failed attempts
+	rc           *reqCtx
+
+	// the last request, kept for the next one to the same URL
+	last struct {
+		path, target string // resolve's last path and its URL
+		req          *http.Request
+		rc           *reqCtx
+		reqTarget    string
+	}
+}
+
+// reqCtx is a request context that a session reuses from request to
+// request: derived once from a task's context, carrying the session's
+// trace, and cancelled by one reusable timer when a request overruns its
+// timeout. A context per request would cost a context and a timer each.
+type reqCtx struct {
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+// requestContext returns the reusable context for requests made under
+// parent, making a new one when parent changed or the last one timed out.
+func (s *HTTP) requestContext(parent context.Context, timeout time.Duration) *reqCtx {
+	if rc := s.rc; rc != nil && rc.ctx.Err() == nil && sameContext(rc.parent, parent) {
+		rc.timer.Reset(timeout)
+		return rc
+	}
+	if old := s.rc; old != nil {
+		// unregister it from its parent, which may live on (a task that
+		// adds a value to its context for each request)
+		old.timer.Stop()
+		old.cancel(context.Canceled)
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	rc := &reqCtx{parent: parent, ctx: httptrace.WithClientTrace(ctx, &s.trace), cancel: cancel}
+	rc.timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	s.rc = rc
+	return rc
+}
+
+// done ends a request made with rc: its timer is stopped, and a context
+// that the timer cancelled (or is cancelling) is not used again.
+func (s *HTTP) done(rc *reqCtx) {
+	if !rc.timer.Stop() && s.rc == rc {
+		s.rc = nil
+	}
+}
+
+// sameContext reports whether a and b are the same context, without
+// panicking on a context type that cannot be compared.
+func sameContext(a, b context.Context) bool {
+	t := reflect.TypeOf(a)
+	return t == reflect.TypeOf(b) && t.Comparable() && a == b
+}
+
+// getConn is the trace hook (httptrace.ClientTrace.GetConn) called each
+// time the transport asks for a connection for a request. net/http retries an idempotent request once,
+// on a new connection, when a reused one was closed before any byte of the
+// response: a second call in the same hop is that retry, and the failed
+// attempt is recorded on its own, as the target saw it.
+func (s *HTTP) getConn(string) {
+	now := time.Now()
+	s.attempts++
+	if s.attempts > 1 {
+		d := now.Sub(s.attemptStart)
+		s.retried += d
+		s.u.Record(locust.Request{Type: s.method, Name: s.name, Start: s.attemptStart, Duration: d,
+			Err: transportError(s.method, s.name, s.timeout, errClosedBeforeResponse)})
+	}
+	s.attemptStart = now
+}
+
+// hops is the session's RoundTripper: it marks the start of each hop (a
+// request, or a redirect followed) for the attempt count, and passes the
+// request on to the transport.
+type hops struct {
+	s  *HTTP
+	rt http.RoundTripper
+}
+
+// RoundTrip starts a hop: no connection asked for yet.
+func (h hops) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.s.attempts = 0
+	return h.rt.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of the wrapped
+// RoundTripper, if it can, so that http.Client.CloseIdleConnections works.
+func (h hops) CloseIdleConnections() {
+	if c, ok := h.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 var _ Client = (*HTTP)(nil)
@@ -107,7 +209,11 @@ func HTTPFor(u *locust.User) *HTTP {
 	return s
 }
 
-// NewHTTP returns a new session for u.
+// NewHTTP returns a new session for u. Its host is WithHost's, or else the
+// user's; it must be an http or https URL. A session without a usable host
+// can still send requests to full URLs, but its first request to a path
+// aborts the test (locust.Runner.Abort) with one line naming the mistake,
+// such as "no host: set --host/-H or UserType.Host".
 func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	var o httpOptions
 	for _, f := range opts {
@@ -115,6 +221,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
 	s.verbs.s = s
+	s.trace.GetConn = s.getConn
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -122,10 +229,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if host == "" {
 		host = u.Host()
 	}
-	if host == "" {
-		s.baseErr = errors.New("no host: set --host (-H), Config.Host or UserType.Host")
-	} else if b, err := url.Parse(strings.TrimSuffix(host, "/")); err != nil || b.Scheme == "" || b.Host == "" {
-		s.baseErr = errors.New("invalid host " + host + ": want an absolute URL like http://127.0.0.1:8080")
+	if b, err := parseHost(host); err != nil {
+		s.baseErr = err
 	} else {
 		s.base = b.String()
 	}
@@ -133,7 +238,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if rt == nil {
 		rt = SharedTransport(u.Runner())
 	}
-	s.client = &http.Client{Transport: rt}
+	s.client = &http.Client{Transport: hops{s, rt}}
 	if !o.noCookies {
 		s.client.Jar = &lazyJar{}
 	}
@@ -144,7 +249,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 }
 
 // Client returns the underlying *http.Client (with the session's cookie
-// jar), for requests you time yourself.
+// jar), for requests you time yourself. Its Transport is a thin wrapper of
+// the session's RoundTripper (SharedTransport or WithTransport's).
 func (s *HTTP) Client() *http.Client { return s.client }
 
 // resolve turns a path into a URL on the session's host.
@@ -153,12 +259,41 @@ func (s *HTTP) resolve(path string) (string, error) {
 		return path, nil
 	}
 	if s.baseErr != nil {
+		// a mistake in the test, not in the target: the test cannot go on
+		s.u.Runner().Abort(s.baseErr)
 		return "", s.baseErr
 	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
+	if path == s.last.path && s.last.target != "" {
+		return s.last.target, nil
 	}
-	return s.base + path, nil
+	target := path
+	if !strings.HasPrefix(path, "/") {
+		target = "/" + path
+	}
+	target = s.base + target
+	s.last.path, s.last.target = path, target
+	return target, nil
+}
+
+// request returns the request to send. A request without a body to the
+// same URL with the same method and context as the last one, which
+// succeeded, is that request again, its headers cleared: net/http lets a
+// request be reused once its response body is closed, and this saves
+// parsing the URL and building the request each time.
+func (s *HTTP) request(rc *reqCtx, method, target string, body io.Reader) (*http.Request, error) {
+	l := &s.last
+	if r := l.req; r != nil && body == nil && l.rc == rc && r.Method == method && l.reqTarget == target {
+		l.req = nil // in use; put back when it succeeds
+		clear(r.Header)
+		return r, nil
+	}
+	l.req = nil
+	r, err := http.NewRequestWithContext(rc.ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	l.rc, l.reqTarget = rc, target
+	return r, nil
 }
 
 // lazyJar is a cookie jar made on the first cookie a server sets: until
@@ -204,7 +339,11 @@ func readBody(resp *http.Response) ([]byte, error) {
 // failure (no response, a timeout, a status of 400 or more, or a Check that
 // returned an error) returns the response (if any) and an *Error; the
 // failure is already recorded. A request cut short because the user was
-// stopped is not recorded.
+// stopped is in no entry but counted as cut short (locust.Snapshot.CutShort).
+// If net/http retries the request on a new connection after a reused one
+// was closed before the response, the failed attempt is recorded on its own
+// ("connection closed before the response"), so that each attempt the
+// target saw is one request.
 func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 	return s.send(ctx, req, "")
 }
@@ -213,15 +352,15 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	method, name, timeout := req.defaults(s.timeout)
 	target, err := s.resolve(req.Path)
 	if err != nil {
-		return nil, err // a mistake in the test, not in the target: an exception
+		return nil, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	rc := s.requestContext(ctx, timeout)
+	defer s.done(rc)
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(rctx, method, target, body)
+	hr, err := s.request(rc, method, target, body)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +373,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if contentType != "" && hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", contentType)
 	}
+	s.method, s.name, s.retried = method, name, 0
 	start := time.Now()
 	resp, err := s.client.Do(hr)
 	var data []byte
@@ -241,6 +381,11 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 		data, err = readBody(resp)
 		resp.Body.Close()
 	}
+	if err == nil && body == nil {
+		s.last.req = hr // done with: the next request may reuse it
+	}
+	// failed attempts before a retry are recorded on their own
+	start = start.Add(s.retried)
 	out := &Response{Duration: time.Since(start), URL: target}
 	if resp != nil {
 		out.StatusCode, out.Header, out.Body = resp.StatusCode, resp.Header, data

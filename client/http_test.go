@@ -2,10 +2,12 @@ package client_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,4 +47,31 @@ func TestHTTPBodiesAndHead(t *testing.T) {
 	require.True(t, ok)
 	assert.EqualValues(t, 3000, e.ContentLength)
 	assert.EqualValues(t, 0, snap.Total.Failures)
+}
+
+// The session's *http.Client closes its transport's idle connections, as
+// a plain client does, although its Transport is the session's wrapper.
+func TestHTTPClientClosesIdleConnections(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	closed := make(chan struct{}, 1)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr := &http.Transport{}
+	runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+		c := client.NewHTTP(u, client.WithTransport(tr))
+		_, err := c.Get(ctx, "/")
+		require.NoError(t, err)
+		c.Client().CloseIdleConnections()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Error("the idle connection was not closed")
+		}
+		return nil
+	})
 }

@@ -190,15 +190,44 @@ func TestDeadTarget(t *testing.T) {
 	})
 }
 
-func TestNoHostIsAnException(t *testing.T) {
+// A missing host, or a host that is not a URL, is a mistake in the test:
+// the first request aborts the test at once, with one line naming the
+// problem, instead of running the whole run time with no request.
+func TestBadHostAbortsTheTest(t *testing.T) {
+	for _, c := range []struct{ host, want string }{
+		{"", "no host: set --host/-H or UserType.Host"},
+		{"localhost:8080", `host "localhost:8080" is not a URL: use http://localhost:8080`},
+		{"ftp://127.0.0.1:21", `host "ftp://127.0.0.1:21" is not an http or https URL`},
+	} {
+		eachKind(t, func(t *testing.T, k kind) {
+			ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+				_, err := k.forU(u).Get(ctx, "/")
+				return err
+			})}
+			r, err := locust.NewRunner(locust.Config{Host: c.host, Users: 5, RunTime: time.Minute, StopTimeout: time.Minute}, ut)
+			require.NoError(t, err)
+			begin := time.Now()
+			err = r.Run(context.Background())
+			require.Error(t, err)
+			assert.Equal(t, c.want, err.Error())
+			assert.Less(t, time.Since(begin), time.Second, "the test stops at once")
+			snap := r.Snapshot()
+			assert.Zero(t, snap.Total.Requests, "no request recorded")
+			assert.Zero(t, snap.CutShort)
+		})
+	}
+}
+
+// A session without a host can still send requests to full URLs.
+func TestNoHostFullURLs(t *testing.T) {
 	eachKind(t, func(t *testing.T, k kind) {
+		srv := newTarget(t)
 		snap := runOnce(t, "", func(ctx context.Context, u *locust.User) error {
-			_, err := k.forU(u).Get(ctx, "/")
+			_, err := k.forU(u).Get(ctx, srv.URL+"/item/1")
 			return err
 		})
-		require.Len(t, snap.Exceptions, 1)
-		assert.Contains(t, snap.Exceptions[0].Message, "no host")
-		assert.EqualValues(t, 0, snap.Total.Requests)
+		assert.EqualValues(t, 1, snap.Total.Requests)
+		assert.Zero(t, snap.Total.Failures)
 	})
 }
 
@@ -348,5 +377,170 @@ func TestStopCutsRequestShortAndDoesNotRecordIt(t *testing.T) {
 		assert.EqualValues(t, 0, snap.Total.Requests)
 		assert.Empty(t, snap.Errors)
 		assert.Empty(t, snap.Exceptions)
+	})
+}
+
+// Requests cut short by the user's stop are in no entry but counted, so
+// that successes, failures and cut-short requests add up to what the
+// target received.
+func TestStopCountsCutShortRequests(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		var started atomic.Int32
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			started.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(func() { close(release); srv.Close() })
+		ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+			_, err := k.forU(u).Get(ctx, "/")
+			return err
+		})}
+		r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 3}, ut)
+		require.NoError(t, err)
+		go func() {
+			for started.Load() < 3 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			r.Stop()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, r.Run(ctx))
+		snap := r.Snapshot()
+		assert.EqualValues(t, 0, snap.Total.Requests)
+		assert.EqualValues(t, 3, snap.CutShort, "the three requests in flight at the stop")
+		assert.EqualValues(t, started.Load(), snap.Total.Requests+snap.CutShort)
+	})
+}
+
+// A task's own timeout that expires while the user is stopping gracefully
+// is a failure of the request, not a request cut short by the stop.
+func TestTaskTimeoutDuringGracefulStopIsAFailure(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		var started atomic.Int32
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			started.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(func() { close(release); srv.Close() })
+		ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+			// the stop begins as soon as the request arrives; the task's
+			// own deadline passes 300 ms later, within the stop timeout
+			tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			_, err := k.forU(u).Get(tctx, "/")
+			return err
+		})}
+		r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 1, StopTimeout: 10 * time.Second}, ut)
+		require.NoError(t, err)
+		go func() {
+			for started.Load() < 1 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			r.Stop()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, r.Run(ctx))
+		snap := r.Snapshot()
+		assert.EqualValues(t, 1, snap.Total.Requests)
+		assert.EqualValues(t, 1, snap.Total.Failures)
+		assert.EqualValues(t, 0, snap.CutShort)
+		require.Len(t, snap.Errors, 1)
+		assert.Equal(t, "the task's context ended: context deadline exceeded", snap.Errors[0].Error)
+	})
+}
+
+// The request timeout bounds each request of a session on its own, from
+// the first byte sent to the last byte of the body: requests after a
+// success or a timeout get the full timeout again, and a body that stalls
+// after the headers times out too.
+func TestTimeoutEachRequest(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(60 * time.Millisecond) // most of the timeout, on every request
+			w.Write([]byte("ok"))
+		})
+		mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		})
+		mux.HandleFunc("GET /stall", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "10")
+			w.Write([]byte("12345"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+			c := k.newFor(u, client.WithTimeout(150*time.Millisecond))
+			for _, path := range []string{"/ok", "/ok", "/hang", "/ok", "/stall", "/ok", "/ok"} {
+				_, _ = c.Get(ctx, path)
+			}
+			return nil
+		})
+		e, ok := snap.Entry("GET", "/ok")
+		require.True(t, ok)
+		assert.EqualValues(t, 5, e.Requests)
+		assert.EqualValues(t, 0, e.Failures, "each request has its own timeout")
+		for _, path := range []string{"/hang", "/stall"} {
+			e, ok := snap.Entry("GET", path)
+			require.True(t, ok)
+			assert.EqualValues(t, 1, e.Failures, path)
+		}
+		require.Len(t, snap.Errors, 2)
+		for _, e := range snap.Errors {
+			assert.Equal(t, "timeout after 150ms", e.Error, e.Name)
+		}
+	})
+}
+
+// Repeated requests to the same URL carry the headers and cookies of the
+// moment, never those of an earlier request (the net/http session reuses
+// its last request).
+func TestRepeatedRequestsCarryCurrentHeaders(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /set/{v}", func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "s", Value: r.PathValue("v"), Path: "/"})
+		})
+		mux.HandleFunc("GET /echo", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(strings.Join(r.Header.Values("Cookie"), "|") + " " +
+				strings.Join(r.Header.Values("X-S"), ",") + " " + strings.Join(r.Header.Values("X-R"), ",")))
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+			c := k.newFor(u, client.WithHeader("X-S", "s"))
+			echo := func(opts ...client.RequestOption) string {
+				r, err := c.Get(ctx, "/echo", opts...)
+				require.NoError(t, err)
+				return r.Text()
+			}
+			_, err := c.Get(ctx, "/set/1")
+			require.NoError(t, err)
+			assert.Equal(t, "s=1 s ", echo())
+			assert.Equal(t, "s=1 s r", echo(client.Header("X-R", "r")))
+			_, err = c.Get(ctx, "/set/2")
+			require.NoError(t, err)
+			assert.Equal(t, "s=2 s ", echo())
+			assert.Equal(t, "s=2 s ", echo())
+			return nil
+		})
 	})
 }

@@ -109,16 +109,17 @@ func run(t *testing.T, name string, env []string, args ...string) result {
 	return wait(t, cmd, stdout, stderr, began, 30*time.Second)
 }
 
-// cleanEnv is the environment without LOCUST_* variables, so that a
-// developer's settings do not change what the programs do.
+// cleanEnv is the environment without LOCUST_* variables and with HOME in
+// the build directory (no ~/.locust.conf), so that a developer's settings
+// do not change what the programs do.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LOCUST_") {
+		if !strings.HasPrefix(kv, "LOCUST_") && !strings.HasPrefix(kv, "HOME=") {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "HOME="+binDir)
 }
 
 var statsRow = regexp.MustCompile(`(?m)^(\S+) +(.+?) +(\d+) +(\d+)\(\d+\.\d+%\) \|`)
@@ -176,7 +177,7 @@ func TestQuickstartListAndHelp(t *testing.T) {
 	t.Parallel()
 	r := run(t, "quickstart", nil, "--list")
 	assert.Equal(t, 0, r.code)
-	assert.Equal(t, "Shopper\n", r.stdout)
+	assert.Equal(t, "Available Users:\n    Shopper\n", r.stdout, "Locust's -l layout")
 	r = run(t, "quickstart", nil, "--help")
 	assert.Equal(t, 0, r.code)
 	assert.Contains(t, r.stdout, "--host")
@@ -243,8 +244,11 @@ func TestQuickstartSIGINTStopsAndPrintsSummary(t *testing.T) {
 
 func TestWebsiteLogsInEveryUser(t *testing.T) {
 	t.Parallel()
-	r := run(t, "website", nil, "-u", "5", "-r", "5", "-t", "3s", "--headless")
+	prefix := filepath.Join(t.TempDir(), "website")
+	r := run(t, "website", nil, "-u", "5", "-r", "5", "-t", "3s", "--headless", "--csv", prefix, "--threshold", "fail_ratio == 0")
 	assert.Equal(t, 0, r.code, r.stderr)
+	assert.FileExists(t, prefix+"_stats.csv", "run.Command: the report options work")
+	assert.Contains(t, r.stdout, "1 of 1 passed", "run.Command: the threshold options work")
 	assertSummary(t, r.stdout)
 	_, fails, rows := final(t, r.stdout)
 	assert.Equal(t, int64(5), rows["POST /login"])

@@ -9,9 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// entry is an entry of a 60 s run at rps with the given failure ratio and
+// percentiles, without a response_times histogram.
 func entry(method, name string, rps, failRatio, p50, p95, p99 float64) Entry {
+	n := int64(math.Round(rps * 60))
 	return Entry{
-		Method: method, Name: name, NumRequests: 100, RPS: rps, FailRatio: failRatio,
+		Method: method, Name: name, NumRequests: n, RPS: rps, FailRatio: failRatio,
+		NumFailures: int64(math.Round(failRatio * float64(n))),
 		Percentiles: PercentileMap{{P: 50, MS: p50}, {P: 95, MS: p95}, {P: 99, MS: p99}},
 	}
 }
@@ -88,7 +92,7 @@ func TestCompareRules(t *testing.T) {
 	assert.Regexp(t, `GET\s+/same .* ok`, out)
 	assert.Regexp(t, `POST\s+/new\s+new \(not in the baseline\)`, out)
 	assert.Regexp(t, `DELETE\s+/removed\s+removed \(not in this run\)`, out)
-	assert.Contains(t, out, "3 entries regressed beyond 10%.")
+	assert.Contains(t, out, "3 entries regressed beyond 10% and significant (p < 0.05).")
 	t.Log("\n" + out)
 }
 

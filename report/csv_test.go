@@ -58,11 +58,11 @@ func TestStatsHistoryCSVGolden(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, WriteStatsHistoryHeader(&b))
 	require.NoError(t, WriteStatsHistoryRows(&b, s, false))
-	// Current rates: the window is the seconds t0..t0+1 (last request in
-	// t0+4, minus 3; not before the start): one request in 2 seconds.
+	// Current rates: the window is the last 10 s as of the snapshot at
+	// t0+10s (not before the start): 4 requests, 1 failed, in 10 seconds.
 	want := crlf(
 		"Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size",
-		"1704067210,7,,Aggregated,0.500000,0.000000,10,20,20,20,30,30,30,30,30,30,30,4,1,10,16.25,5.0,30.0,150.0",
+		"1704067210,7,,Aggregated,0.400000,0.100000,10,20,20,20,30,30,30,30,30,30,30,4,1,10,16.25,5.0,30.0,150.0",
 	)
 	assert.Equal(t, want, b.String())
 
@@ -71,9 +71,9 @@ func TestStatsHistoryCSVGolden(t *testing.T) {
 	b.Reset()
 	require.NoError(t, WriteStatsHistoryRows(&b, s, true))
 	want = crlf(
-		"1704067210,7,GET,/a,0.500000,0.000000,10,10,10,10,10,10,10,10,10,10,10,3,1,20,20.0,10.0,30.0,200.0",
-		"1704067210,7,POST,/b,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,1,0,5,5.0,5.0,5.0,0.0",
-		"1704067210,7,,Aggregated,0.500000,0.000000,10,10,10,10,10,10,10,10,10,10,10,4,1,10,16.25,5.0,30.0,150.0",
+		"1704067210,7,GET,/a,0.300000,0.100000,20,20,20,20,30,30,30,30,30,30,30,3,1,20,20.0,10.0,30.0,200.0",
+		"1704067210,7,POST,/b,0.100000,0.000000,5,5,5,5,5,5,5,5,5,5,5,1,0,5,5.0,5.0,5.0,0.0",
+		"1704067210,7,,Aggregated,0.400000,0.100000,10,20,20,20,30,30,30,30,30,30,30,4,1,10,16.25,5.0,30.0,150.0",
 	)
 	assert.Equal(t, want, b.String())
 }

@@ -56,15 +56,17 @@ func WithTitle(title string) Option {
 //	--json-file FILE         the whole test as a JSON document
 //	--html FILE              the HTML report
 //	--compare FILE           compare with a --json-file of an earlier run
+//	                         (changes beyond the tolerance and significant)
 //	--compare-tolerance TOL  allowed change, "10%" or "0.1" (default 10%)
 //	--compare-fail           a regression makes the exit code 3
 //
 // While the test runs, one goroutine samples the statistics every second
-// into the history and rewrites the CSV files (stats, failures and
+// (WithInterval) into the history and rewrites the CSV files (stats, failures and
 // exceptions whole, through a temporary file and a rename; the history by
 // appending), so that a killed run leaves its data behind. Stop writes
-// every file complete, also after a signal stopped the test; its final
-// history rows may share the second of the rows before them.
+// every file complete, also after a signal stopped the test. The history
+// has one set of rows per second: when the test stops in the second of the
+// last rows, the final rows replace them.
 //
 // An Extension serves one Command run at a time: Flags, Configure, Start
 // and Stop must not be called concurrently with each other. History may be
@@ -90,6 +92,7 @@ type Extension struct {
 	log      *slog.Logger
 	baseline *Document
 	histFile *os.File
+	histOff  int64 // offset of the last rows in histFile; -1 before any (writeLock)
 	started  chan struct{}
 	stopped  chan struct{}
 	quit     chan struct{}
@@ -150,7 +153,7 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&e.jsonOut, "json", false, "print the final statistics as JSON on stdout")
 	fs.StringVar(&e.jsonFile, "json-file", "", "write the test's statistics as a JSON document to `FILE` (the --compare format)")
 	fs.StringVar(&e.htmlFile, "html", "", "write an HTML report to `FILE`")
-	fs.StringVar(&e.compareFile, "compare", "", "compare with `BASELINE.json`, a --json-file of an earlier run")
+	fs.StringVar(&e.compareFile, "compare", "", "compare with `BASELINE.json`, a --json-file of an earlier run; a change is flagged when beyond the tolerance and significant (p < 0.05)")
 	fs.Var(&e.tolerance, "compare-tolerance", "the relative change --compare allows (`TOLERANCE`, e.g. 10% or 0.1)")
 	fs.BoolVar(&e.compareFail, "compare-fail", false, fmt.Sprintf("exit with code %d when --compare finds a regression", threshold.ExitCode))
 }
@@ -169,8 +172,9 @@ func (e *Extension) Configure(cfg *locust.Config) error {
 }
 
 // Start checks the flags, reads the --compare baseline, creates the CSV
-// files and starts the goroutine that samples the statistics every second
-// until the test stops (or ctx is done, or Stop is called). An unreadable
+// files and starts the goroutine that, from the test's start, samples the
+// statistics every second (WithInterval) until the test stops (or ctx is
+// done, or Stop is called). An unreadable
 // --compare file is an error, so that the program exits with
 // locust.ExitUsage before the test. Not safe for concurrent use (see
 // Extension).
@@ -181,6 +185,7 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 		e.log = slog.Default()
 	}
 	e.history, e.lastRow, e.csvErr, e.report, e.compared, e.baseline = nil, 0, nil, nil, nil, nil
+	e.histOff = -1
 	e.onceS, e.onceT, e.onceQ = sync.Once{}, sync.Once{}, sync.Once{}
 	if e.compareFile != "" {
 		d, err := ReadDocumentFile(e.compareFile)
@@ -308,16 +313,18 @@ func (e *Extension) sample(snap *locust.Snapshot) {
 	}
 }
 
-// appendHistory appends the rows of snap to the history file: at most one
-// set of rows per second while running, and always the final one.
-// writeLock must be held.
+// appendHistory appends the rows of snap to the history file: one set of
+// rows per second (each timestamp appears once per entry). While running,
+// a snapshot in the second of the last rows is skipped; the final one
+// replaces the rows of its second, so that the file ends with the final
+// statistics. writeLock must be held.
 func (e *Extension) appendHistory(snap *locust.Snapshot, final bool) error {
 	if e.histFile == nil {
 		return nil
 	}
 	sec := snap.Time.Unix()
 	e.mu.Lock()
-	dup := sec == e.lastRow
+	dup := e.histOff >= 0 && sec == e.lastRow
 	e.lastRow = sec
 	e.mu.Unlock()
 	if dup && !final {
@@ -327,8 +334,24 @@ func (e *Extension) appendHistory(snap *locust.Snapshot, final bool) error {
 	if err := WriteStatsHistoryRows(&buf, snap, e.fullHistory); err != nil {
 		return err
 	}
-	_, err := e.histFile.Write(buf.Bytes())
-	return err
+	if dup {
+		// the final rows take the place of the rows of the same second
+		if err := e.histFile.Truncate(e.histOff); err != nil {
+			return err
+		}
+		if _, err := e.histFile.Seek(e.histOff, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	off, err := e.histFile.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := e.histFile.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	e.histOff = off
+	return nil
 }
 
 // writeWholeCSVs rewrites the stats, failures and exceptions files.
@@ -385,7 +408,8 @@ func (e *Extension) Comparison() *Comparison {
 }
 
 // Stop ends the sampling goroutine, writes the final CSV files, prints the
-// comparison and the --json output to out, and writes the --json-file and
+// comparison to out (to the WithStderr writer with --json, which keeps out
+// for itself) and the --json output to out, and writes the --json-file and
 // --html files. With --compare-fail, a regression decides the exit code:
 // threshold.ExitCode. It waits for the sampling goroutine to end, so no
 // goroutine of the extension outlives it. Not safe for concurrent use (see
@@ -513,7 +537,8 @@ func hostOf(r *locust.Runner) string {
 
 // ReservesStdout reports whether --json was given: the command then prints
 // its tables on stderr so that stdout holds the JSON alone
-// (locust.StdoutReserver).
+// (locust.StdoutReserver). Not safe for concurrent use with Flags (see
+// Extension).
 func (e *Extension) ReservesStdout() bool { return e.jsonOut }
 
 var _ locust.StdoutReserver = (*Extension)(nil)

@@ -202,11 +202,7 @@ func TestCommandWritesEveryFile(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, len(stamps), 2, "a row per second")
 	for i := 1; i < len(stamps); i++ {
-		if i < len(stamps)-1 {
-			assert.Greater(t, stamps[i], stamps[i-1], "a row per second")
-		} else {
-			assert.GreaterOrEqual(t, stamps[i], stamps[i-1], "the final rows may share the second of the last ones")
-		}
+		assert.Greater(t, stamps[i], stamps[i-1], "one row per second, the final one too")
 	}
 	assert.NotNil(t, findRow(hist, "GET", "/slow"), "--csv-full-history writes every entry")
 	lastAgg := hist[len(hist)-1]
@@ -549,4 +545,122 @@ func TestReportHookDataReachesTheFiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "git_commit")
 	assert.Contains(t, string(html), "3f2a9c1")
+}
+
+// Requests in flight at the stop are cut short: in no entry, but counted
+// under "cut_short" in the --json-file document and on a line of the HTML
+// summary, so that successes + failures + cut short is every request sent.
+// The CSV files keep Locust's headers.
+func TestCutShortInReports(t *testing.T) {
+	srv := newServer(t, 0, 300*time.Millisecond)
+	var sent atomic.Int64
+	user := &locust.UserType{Name: "u", Tasks: locust.NewTaskSet("u").Task(1, func(ctx context.Context, u *locust.User) error {
+		return u.Measure(ctx, "GET", "/slow", func(ctx context.Context) (int64, error) {
+			sent.Add(1)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/slow", nil)
+			if err != nil {
+				return 0, err
+			}
+			resp, err := srv.client.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			return io.Copy(io.Discard, resp.Body)
+		})
+	})}
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "run")
+	res := runCommand(t, &locust.Command{Users: []*locust.UserType{user}, Extensions: []locust.Extension{NewExtension()}},
+		"-u", "3", "-r", "100", "-t", "1100ms", "--csv", prefix,
+		"--json-file", filepath.Join(dir, "run.json"), "--html", filepath.Join(dir, "run.html"))
+	require.Equal(t, 0, res.code, res.stderr)
+
+	raw, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	require.Contains(t, m, "cut_short")
+	doc, err := ReadDocumentFile(filepath.Join(dir, "run.json"))
+	require.NoError(t, err)
+	assert.Positive(t, doc.CutShort, "3 users were in the middle of a 300 ms request at the stop")
+	assert.LessOrEqual(t, doc.CutShort, int64(3))
+	assert.Equal(t, float64(doc.CutShort), m["cut_short"])
+	assert.Equal(t, sent.Load(), doc.Total.NumRequests+doc.CutShort, "every request sent is a success, a failure or cut short")
+	assert.Zero(t, doc.Total.NumFailures, "a request cut short is no failure")
+
+	html, err := os.ReadFile(filepath.Join(dir, "run.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), fmt.Sprintf(`<div class="s cut-short">%d cut short by the stop</div>`, doc.CutShort))
+
+	stats := readCSV(t, prefix+"_stats.csv")
+	assert.Equal(t, statsHeader, stats[0])
+	agg := findRow(stats, "", "Aggregated")
+	require.NotNil(t, agg)
+	assert.Equal(t, strconv.FormatInt(doc.Total.NumRequests, 10), agg[2], "the CSV counts no cut-short request")
+	assert.Equal(t, historyHeader, readCSV(t, prefix+"_stats_history.csv")[0])
+	assert.Equal(t, failuresHeader, readCSV(t, prefix+"_failures.csv")[0])
+}
+
+// A --json-file written before cut_short existed still reads, as 0.
+func TestReadDocumentWithoutCutShort(t *testing.T) {
+	d, err := ReadDocument(strings.NewReader(`{"stats": [{"name": "/", "method": "GET", "num_requests": 3, "response_times": {"5.0": 3}}], "total": {"name": "Aggregated", "num_requests": 3}}`))
+	require.NoError(t, err)
+	assert.Zero(t, d.CutShort)
+	assert.Equal(t, Counts{5: 3}, d.Stats[0].ResponseTimes)
+}
+
+// The history CSV has each timestamp once per entry: a snapshot in the
+// second of the last rows is skipped while running, and the final rows
+// replace the rows of their second (they were written twice before).
+func TestHistoryCSVOneRowPerSecond(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "run")
+	user := &locust.UserType{Name: "u", Wait: locust.Constant(5 * time.Millisecond),
+		Tasks: locust.NewTaskSet("u").
+			Task(1, func(ctx context.Context, u *locust.User) error {
+				u.RecordSuccess("GET", "/a", time.Millisecond, 1)
+				return nil
+			}).
+			Task(1, func(ctx context.Context, u *locust.User) error {
+				u.RecordSuccess("GET", "/b", time.Millisecond, 1)
+				return nil
+			})}
+	r, err := locust.NewRunner(locust.Config{Users: 1, RunTime: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, user)
+	require.NoError(t, err)
+	ext := NewExtension(WithInterval(time.Hour)) // the test takes the samples
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	ext.Flags(fs)
+	require.NoError(t, fs.Parse([]string{"--csv", prefix, "--csv-full-history"}))
+	require.NoError(t, ext.Start(context.Background(), r, io.Discard))
+	require.NoError(t, r.Run(context.Background()))
+
+	snap := r.Snapshot()
+	require.Len(t, snap.Entries, 2)
+	at := func(d time.Duration, requests int64) *locust.Snapshot {
+		s := *snap
+		s.Time = snap.Time.Truncate(time.Second).Add(d)
+		s.Total.Requests = requests
+		return &s
+	}
+	ext.sample(at(0, 10))
+	ext.sample(at(time.Second, 20))
+	ext.sample(at(time.Second+400*time.Millisecond, 25)) // same second: skipped
+	_, err = ext.Stop(context.Background(), r, at(time.Second+700*time.Millisecond, 30), io.Discard)
+	require.NoError(t, err)
+
+	hist := readCSV(t, prefix+"_stats_history.csv")
+	assert.Equal(t, historyHeader, hist[0])
+	require.Len(t, hist, 1+2*3, "two seconds of rows for /a, /b and Aggregated")
+	seen := map[string]bool{}
+	for _, row := range hist[1:] {
+		k := row[0] + " " + row[2] + " " + row[3]
+		assert.False(t, seen[k], "timestamp written twice for one entry: %s", k)
+		seen[k] = true
+	}
+	last := hist[len(hist)-1]
+	assert.Equal(t, "Aggregated", last[3])
+	assert.Equal(t, "30", last[col(hist, "Total Request Count")], "the final rows replaced those of their second")
+	assert.Equal(t, strconv.FormatInt(snap.Time.Truncate(time.Second).Unix()+1, 10), last[0])
+	assert.Equal(t, "10", hist[3][col(hist, "Total Request Count")], "the first second's rows stay")
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // Sample is one point of a test's history, taken from a snapshot (the
-// extension takes one every second while the test runs). The HTML charts
+// extension takes one every second while the test runs, and the final one
+// at the stop). The HTML charts
 // draw it; the JSON per-second counts are derived from it. It is plain
 // data, safe to copy and to read from many goroutines.
 type Sample struct {
@@ -66,8 +67,11 @@ func NewSample(s *locust.Snapshot) Sample {
 	return smp
 }
 
-// sampleJSON is Sample's JSON form, with the key names of Locust's stats
-// history (times in milliseconds).
+// sampleJSON is Sample's JSON form: the keys of Locust 2.12's stats history
+// (user_count, current_rps, current_fail_per_sec,
+// response_time_percentile_50 and _95; its time is "HH:MM:SS", here RFC
+// 3339) plus total_avg_response_time, num_requests and num_failures;
+// response times in milliseconds.
 type sampleJSON struct {
 	Time              time.Time `json:"time"`
 	UserCount         int       `json:"user_count"`
@@ -80,7 +84,11 @@ type sampleJSON struct {
 	Failures          int64     `json:"num_failures"`
 }
 
-// MarshalJSON writes the sample with Locust's history keys, times in ms.
+// MarshalJSON writes the sample as an object with the keys time (RFC
+// 3339), user_count, current_rps, current_fail_per_sec,
+// response_time_percentile_50 and response_time_percentile_95 (Locust
+// 2.12's stats history), total_avg_response_time, num_requests and
+// num_failures; response times in milliseconds; Entries is left out.
 // Safe for concurrent use.
 func (s Sample) MarshalJSON() ([]byte, error) {
 	return json.Marshal(sampleJSON{

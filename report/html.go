@@ -26,14 +26,16 @@ var htmlCSS string
 var htmlJS string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":     func(d time.Duration) string { return fmtMS(ms(d)) },
-	"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 2, 64) + "%" },
-	"rate":   func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
-	"bytes":  func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) },
-	"metric": formatMetric,
-	"rel":    formatRelative,
-	"count":  func(n int64) string { return groupDigits(n) },
-	"tol":    formatPct,
+	"ms":        func(d time.Duration) string { return fmtMS(ms(d)) },
+	"pct":       func(f float64) string { return strconv.FormatFloat(f*100, 'f', 2, 64) + "%" },
+	"rate":      func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
+	"bytes":     func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) },
+	"metric":    formatMetric,
+	"delta":     formatDelta,
+	"pval":      formatP,
+	"testsNote": testsNote,
+	"count":     func(n int64) string { return groupDigits(n) },
+	"tol":       formatPct,
 }).Parse(htmlTemplate))
 
 // htmlView is what the template renders.
@@ -44,6 +46,7 @@ type htmlView struct {
 	Host        string
 	Users       int
 	Total       locust.EntryStats
+	CutShort    int64
 	TotalRPS    float64
 	TotalFPS    float64
 	P95, P99    time.Duration
@@ -102,6 +105,7 @@ func WriteHTML(w io.Writer, in ReportInput) error {
 		Host:       in.Host,
 		Users:      in.users(),
 		Total:      s.Total,
+		CutShort:   s.CutShort,
 		TotalRPS:   s.Total.TotalRPS(s.Total),
 		TotalFPS:   s.Total.TotalFailPerSec(s.Total),
 		Failures:   s.Errors,

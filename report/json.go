@@ -92,16 +92,23 @@ type ThresholdResult struct {
 // test with its final statistics. It is plain data, safe to copy and to
 // read from many goroutines.
 type Document struct {
-	Start      time.Time         `json:"start"`
-	End        time.Time         `json:"end"`
-	Host       string            `json:"host"`
-	UserCount  int               `json:"user_count"` // the highest user count seen
-	Stats      []Entry           `json:"stats"`      // sorted by (name, method)
-	Total      Entry             `json:"total"`      // the Aggregated row
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Host      string    `json:"host"`
+	UserCount int       `json:"user_count"` // the highest user count seen
+	Stats     []Entry   `json:"stats"`      // sorted by (name, method)
+	Total     Entry     `json:"total"`      // the Aggregated row
+	// CutShort is the number of requests cut short by the stop of the test
+	// (locust.Snapshot.CutShort): in flight when the users were stopped,
+	// they are in no entry, as in Locust, but counted here, so that
+	// Total.NumRequests + CutShort is what the clients sent. 0 in documents
+	// written before it existed.
+	CutShort   int64             `json:"cut_short"`
 	Failures   []Failure         `json:"failures"`
 	Exceptions []Exception       `json:"exceptions"`
 	Thresholds []ThresholdResult `json:"thresholds"`
-	// History is the per-second samples of the run (may be empty).
+	// History is the per-second samples of the run (may be empty); see
+	// Sample.MarshalJSON for their keys.
 	History []Sample `json:"history,omitempty"`
 	// Extra holds what Events.Report listeners added.
 	Extra map[string]any `json:"extra,omitempty"`
@@ -192,6 +199,7 @@ func NewDocument(in ReportInput) *Document {
 		Host:       in.Host,
 		UserCount:  in.users(),
 		Stats:      make([]Entry, 0, len(s.Entries)),
+		CutShort:   s.CutShort,
 		Failures:   make([]Failure, 0, len(s.Errors)),
 		Exceptions: make([]Exception, 0, len(s.Exceptions)),
 		Thresholds: make([]ThresholdResult, 0, len(in.Thresholds)),
@@ -299,7 +307,7 @@ func newEntry(e, total locust.EntryStats, st *locust.Stats, ps *secCounts) Entry
 		StartTime:          epoch(e.Start),
 		NumRequests:        e.Requests,
 		NumFailures:        e.Failures,
-		TotalResponseTime:  ms(e.TotalTime),
+		TotalResponseTime:  e.TotalSeconds * 1000,
 		MaxResponseTime:    ms(e.Max),
 		TotalContentLength: e.ContentLength,
 		ResponseTimes:      Counts{},
@@ -329,9 +337,7 @@ func newEntry(e, total locust.EntryStats, st *locust.Stats, ps *secCounts) Entry
 		}
 	}
 	if st != nil && e.Requests > 0 {
-		if h := st.Histogram(e.Type, e.Name); h != nil {
-			out.ResponseTimes = Buckets(h)
-		}
+		out.ResponseTimes = bucketsOf(st, e.Type, e.Name)
 	}
 	if ps != nil {
 		out.NumReqsPerSec, out.NumFailPerSec = ps.reqs, ps.fails
@@ -372,6 +378,17 @@ func Buckets(h *hdr.Histogram) Counts {
 		mid := float64(b.From+b.To) / 2 / 1000
 		out[BucketMS(mid)] += b.Count
 	}
+	return out
+}
+
+// bucketsOf is Buckets of the entry's histogram, read bucket by bucket
+// (Stats.EachBucket) instead of through a full copy of the histogram, which
+// costs about 190 KiB per entry and adds up in a run with many names.
+func bucketsOf(st *locust.Stats, typ, name string) Counts {
+	out := Counts{}
+	st.EachBucket(typ, name, func(from, to, n int64) {
+		out[BucketMS(float64(from+to)/2/1000)] += n
+	})
 	return out
 }
 

@@ -121,3 +121,22 @@ func TestReadDocumentRejectsOtherJSON(t *testing.T) {
 	_, err = ReadDocument(bytes.NewReader([]byte(`not json`)))
 	assert.Error(t, err)
 }
+
+// The response_times of the document are Buckets of each entry's histogram,
+// at every size of an entry, though read without copying the histogram.
+func TestResponseTimesAreTheHistogramBuckets(t *testing.T) {
+	st := locust.NewStats(locust.StatsOptions{})
+	for i, n := range []int{3, 200, 6000} {
+		name := []string{"/few", "/some", "/many"}[i]
+		for k := range n {
+			d := time.Duration(k%997+1) * 137 * time.Microsecond
+			st.Record(locust.Request{Type: "GET", Name: name, Duration: d, Start: time.Now()})
+		}
+	}
+	d := NewDocument(ReportInput{Snapshot: st.Snapshot(), Stats: st})
+	require.Len(t, d.Stats, 3)
+	for _, e := range d.Stats {
+		assert.Equal(t, Buckets(st.Histogram(e.Method, e.Name)), e.ResponseTimes, e.Name)
+	}
+	assert.Equal(t, Buckets(st.Histogram("", "")), d.Total.ResponseTimes)
+}

@@ -1,9 +1,13 @@
 // Command golocust is the closed-loop benchmark of golocust: -users users
 // each sending GET requests back to back (no wait) to -url for -duration,
 // with the fast (fasthttp) or the net/http client, every request recorded
-// in the full statistics engine. With -bare it runs instead the floor: the
-// same number of goroutines doing GETs with the same client library and no
-// statistics at all.
+// in the full statistics engine. The test runs as a user's program runs
+// it: a UserType whose task calls client.FastFor(u).Get or
+// client.HTTPFor(u).Get, run by the library's command line (locust.Command).
+// With -bare it runs instead the floor: the same number of goroutines doing
+// GETs with the same client library and no statistics at all (for net/http,
+// the plain loop: one http.Client on a tuned Transport, no per-request
+// timeout, the body copied to io.Discard).
 //
 // It prints one machine-readable line:
 //
@@ -20,13 +24,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,35 +141,48 @@ func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration
 		}
 	}
 	ut := &locust.UserType{Name: "Bench", Tasks: locust.NewTaskSet("bench").Task(1, task)}
-	r, err := locust.NewRunner(locust.Config{
-		Host: host, Users: users, RunTime: warmup + duration,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, ut)
-	if err != nil {
-		fail("%v", err)
-	}
 	var (
 		res      result
 		cpu0     time.Duration
 		t0       time.Time
 		lag      *measure.Lag
 		measured sync.WaitGroup
+		r        *locust.Runner
 	)
 	measured.Add(1)
-	r.Events().SpawningComplete.Add(func(int) {
-		go func() {
-			defer measured.Done()
-			time.Sleep(warmup)
-			r.Stats().Reset()
-			cpu0, t0 = measure.CPU(), time.Now()
-			lag = measure.StartLag(time.Millisecond)
-		}()
+	// the library's own command line runs the test, as a user's main does
+	cmd := &locust.Command{
+		Name:   "golocust-bench",
+		Users:  []*locust.UserType{ut},
+		Stdout: io.Discard,
+		Stderr: io.Discard,
+		Getenv: func(string) string { return "" },
+		Setup: func(_ context.Context, run *locust.Runner) error {
+			r = run
+			r.Events().SpawningComplete.Add(func(int) {
+				go func() {
+					defer measured.Done()
+					time.Sleep(warmup)
+					r.Stats().Reset()
+					cpu0, t0 = measure.CPU(), time.Now()
+					lag = measure.StartLag(time.Millisecond)
+				}()
+			})
+			r.Events().TestStop.Add(func(*locust.Runner) {
+				res.cpu, res.wall = measure.CPU()-cpu0, time.Since(t0)
+			})
+			return nil
+		},
+	}
+	runTime := warmup + duration
+	code := cmd.Run(context.Background(), []string{
+		"--headless", "--only-summary", "-L", "ERROR",
+		"-u", strconv.Itoa(users), "-r", strconv.Itoa(max(users, 1) * 100),
+		"-t", runTime.String(),
+		"-H", host,
 	})
-	r.Events().TestStop.Add(func(*locust.Runner) {
-		res.cpu, res.wall = measure.CPU()-cpu0, time.Since(t0)
-	})
-	if err := r.Run(context.Background()); err != nil {
-		fail("%v", err)
+	if code != 0 || r == nil {
+		fail("the command line exited with %d", code)
 	}
 	measured.Wait()
 	res.lag50, res.lag99, res.lagMax = lag.Stop()
@@ -214,8 +231,10 @@ func runBare(kind string, u *url.URL, users int, warmup, duration time.Duration)
 			}()
 		}
 	case "net":
-		tr := &http.Transport{MaxIdleConnsPerHost: users, IdleConnTimeout: 90 * time.Second}
-		hcl := &http.Client{Transport: tr, Timeout: client.DefaultTimeout}
+		// the plain loop a Go programmer would write: a tuned Transport and
+		// no per-request timeout
+		tr := &http.Transport{MaxIdleConns: users, MaxIdleConnsPerHost: users, IdleConnTimeout: 90 * time.Second}
+		hcl := &http.Client{Transport: tr}
 		defer tr.CloseIdleConnections()
 		for i := range users {
 			wg.Add(1)

@@ -11,6 +11,9 @@
 //	    an hour of simulated recording (a fake clock through StatsOptions.Now
 //	    and Request.Start) into 1,000 entries, with a snapshot every
 //	    simulated minute; heap and RSS every 10 simulated minutes.
+//	scale -mode names [-entries 100000] [-per-name 3]
+//	    distinct names (an id in the URL), each recorded a few times, with a
+//	    snapshot every second: entries, peak RSS (VmHWM), time.
 package main
 
 import (
@@ -36,11 +39,12 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "users", "users, http, entries (serve: internal)")
+	mode := flag.String("mode", "users", "users, http, entries, names (serve: internal)")
 	users := flag.Int("users", 0, "users (default 100000 for users, 10000 for http)")
 	hold := flag.Duration("hold", 0, "how long to run once all users are spawned (default 5s users, 10s http)")
 	kind := flag.String("client", "fast", "HTTP client for -mode http: fast or net")
-	entries := flag.Int("entries", 1000, "distinct entries for -mode entries")
+	entries := flag.Int("entries", 0, "distinct entries for -mode entries (default 1000) or names (default 100000)")
+	perName := flag.Int("per-name", 3, "requests per name for -mode names")
 	hours := flag.Float64("hours", 1, "simulated hours for -mode entries")
 	perSec := flag.Int("per-second", 10, "requests per entry per simulated second for -mode entries")
 	current := flag.Bool("current", false, "track current percentiles for every entry (--csv-full-history)")
@@ -51,7 +55,9 @@ func main() {
 	case "http":
 		runHTTP(def(*users, 10_000), defD(*hold, 10*time.Second), *kind)
 	case "entries":
-		runEntries(*entries, *hours, *perSec, *current)
+		runEntries(def(*entries, 1000), *hours, *perSec, *current)
+	case "names":
+		runNames(def(*entries, 100_000), *perName, 8)
 	case "serve":
 		serve()
 	default:

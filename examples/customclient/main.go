@@ -26,11 +26,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/run"
 )
 
 // Client is one user's connection to the key-value service: the talk's
@@ -44,30 +44,26 @@ type Client struct {
 	rd      *bufio.Reader
 }
 
-// NewClient returns a client of u for the server at addr (host:port); it
-// connects on first use.
-func NewClient(u *locust.User, addr string) *Client {
-	return &Client{u: u, addr: addr, timeout: 5 * time.Second}
+// NewClient returns the client of u for the server at u.Host()
+// (tcp://HOST:PORT); it connects on first use.
+func NewClient(ctx context.Context, u *locust.User) (*Client, error) {
+	addr, err := tcpAddr(u.Host())
+	if err != nil {
+		return nil, err
+	}
+	return &Client{u: u, addr: addr, timeout: 5 * time.Second}, nil
 }
 
 // Send sends one request line and returns the reply: the talk's
-// sendRequest. It times the call and fires a success (with the reply's
-// length) or a failure (with the error) under the request type "tcp" and
-// the given name. The error it returns is marked as recorded, so a task
-// can return it without it being counted again.
+// sendRequest. locust.Timed times the call and records a success (with the
+// reply's length) or a failure (with the error) under the request type
+// "tcp" and the given name; the error it returns is marked as recorded, so
+// a task can return it without it being counted again.
 func (c *Client) Send(ctx context.Context, name, request string) (string, error) {
-	start := time.Now()
-	reply, err := c.roundTrip(ctx, request)
-	elapsed := time.Since(start)
-	switch {
-	case err != nil && c.u.StoppedBy(ctx):
-		return "", err // cut short by the end of the test: not counted, as in Locust
-	case err != nil:
-		c.u.RecordFailure("tcp", name, elapsed, err) // FAILURE
-		return "", locust.MarkRecorded(err)
-	}
-	c.u.RecordSuccess("tcp", name, elapsed, int64(len(reply))) // SUCCESS
-	return reply, nil
+	return locust.Timed(ctx, c.u, "tcp", name, func(ctx context.Context) (string, int64, error) {
+		reply, err := c.roundTrip(ctx, request)
+		return reply, int64(len(reply)), err
+	})
 }
 
 // Close closes the connection.
@@ -127,26 +123,22 @@ func ioError(op string, err error) error {
 	return fmt.Errorf("%s: %v", op, err)
 }
 
-// clientKey stores each user's Client in the user (User.SetValue).
-type clientKey struct{}
+// kv keeps one Client per user, like the talk's CustomLocust: opened on
+// the user's start, closed (Client.Close) on its stop, and kv.Get(u) is
+// the user's *Client.
+var kv = &locust.PerUser[*Client]{Open: NewClient}
 
-func kv(u *locust.User) *Client { return u.Value(clientKey{}).(*Client) }
-
-// kvUser keeps one connection per user, like the talk's CustomLocust: made
-// on start, closed on stop.
 var kvUser = &locust.UserType{
 	Name: "KVUser",
 	Wait: locust.Between(20*time.Millisecond, 100*time.Millisecond),
 	OnStart: func(ctx context.Context, u *locust.User) error {
-		addr, err := tcpAddr(u.Host())
-		if err != nil {
+		if err := kv.OnStart(ctx, u); err != nil {
 			return err
 		}
-		u.SetValue(clientKey{}, NewClient(u, addr))
-		_, err = kv(u).Send(ctx, "PING", "PING") // connect and check
+		_, err := kv.Get(u).Send(ctx, "PING", "PING") // connect and check
 		return err
 	},
-	OnStop: func(ctx context.Context, u *locust.User) error { return kv(u).Close() },
+	OnStop: kv.OnStop,
 	Tasks: locust.NewTaskSet("kv").
 		Task(10, ping).
 		Task(10, get).
@@ -155,24 +147,24 @@ var kvUser = &locust.UserType{
 }
 
 func ping(ctx context.Context, u *locust.User) error {
-	_, err := kv(u).Send(ctx, "PING", "PING")
+	_, err := kv.Get(u).Send(ctx, "PING", "PING")
 	return err
 }
 
 // get reads a key; 1 in 10 keys does not exist, which the server reports
 // as an error.
 func get(ctx context.Context, u *locust.User) error {
-	_, err := kv(u).Send(ctx, "GET key", fmt.Sprintf("GET key%d", rand.IntN(110)))
+	_, err := kv.Get(u).Send(ctx, "GET key", fmt.Sprintf("GET key%d", rand.IntN(110)))
 	return err
 }
 
 func slow(ctx context.Context, u *locust.User) error {
-	_, err := kv(u).Send(ctx, "SLOW", "SLOW")
+	_, err := kv.Get(u).Send(ctx, "SLOW", "SLOW")
 	return err
 }
 
 func fail(ctx context.Context, u *locust.User) error {
-	_, err := kv(u).Send(ctx, "FAIL", "FAIL")
+	_, err := kv.Get(u).Send(ctx, "FAIL", "FAIL")
 	return err
 }
 
@@ -185,31 +177,26 @@ func tcpAddr(host string) (string, error) {
 	return p.Host, nil
 }
 
+// main is run.Main with one addition: Prepare checks --host, or starts
+// the key-value server on 127.0.0.1 and targets it.
 func main() {
-	var local *Server
-	cmd := &locust.Command{
-		Name:  "customclient",
-		Users: []*locust.UserType{kvUser},
-		Setup: func(ctx context.Context, r *locust.Runner) error {
-			if host := r.Config().Host; host != "" {
-				if _, err := tcpAddr(host); err != nil {
-					return err
-				}
-				fmt.Printf("customclient: load testing %s (no local server started)\n", host)
-				return nil
+	cmd := run.Command(kvUser)
+	cmd.Name = "customclient"
+	cmd.Prepare = func(ctx context.Context, cfg *locust.Config, types []*locust.UserType) ([]*locust.UserType, error) {
+		if cfg.Host != "" {
+			if _, err := tcpAddr(cfg.Host); err != nil {
+				return nil, err
 			}
-			srv, err := StartServer("127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			local, kvUser.Host = srv, "tcp://"+srv.Addr()
-			fmt.Printf("customclient: load testing %s, a key-value server started by this program on 127.0.0.1\n", kvUser.Host)
-			return nil
-		},
+			fmt.Printf("customclient: load testing %s (no local server started)\n", cfg.Host)
+			return types, nil
+		}
+		srv, err := StartServer("127.0.0.1:0") // ends with the process
+		if err != nil {
+			return nil, err
+		}
+		cfg.Host = "tcp://" + srv.Addr()
+		fmt.Printf("customclient: load testing %s, a key-value server started by this program on 127.0.0.1\n", cfg.Host)
+		return types, nil
 	}
-	code := cmd.Run(context.Background(), os.Args[1:])
-	if local != nil {
-		local.Close()
-	}
-	os.Exit(code)
+	cmd.Main()
 }

@@ -15,14 +15,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"time"
 
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/client"
 	"github.com/golocust/locust/demo"
-	"github.com/golocust/locust/report"
-	"github.com/golocust/locust/threshold"
+	"github.com/golocust/locust/run"
 )
 
 // shopper logs in once, then browses: mostly items, sometimes the home and
@@ -74,34 +72,24 @@ func broken(ctx context.Context, u *locust.User) error {
 	return err
 }
 
+// main is run.Main (every option: --csv, --html, --json, --threshold, ...)
+// with one addition: Prepare, which runs once the options are parsed,
+// starts the demo target unless a host was given.
 func main() {
-	var local *demo.Server
-	th := threshold.NewExtension() // --threshold
-	cmd := &locust.Command{
-		Name:  "quickstart",
-		Users: []*locust.UserType{shopper},
-		// --csv, --html, --json, with the threshold results in the reports
-		Extensions: []locust.Extension{th, report.NewExtension(report.WithThresholds(th))},
-		// Setup runs once the flags are parsed: start the demo target
-		// unless a host was given.
-		Setup: func(ctx context.Context, r *locust.Runner) error {
-			if host := r.Config().Host; host != "" {
-				fmt.Printf("quickstart: load testing %s (no local demo server started)\n", host)
-				return nil
-			}
-			srv, err := demo.Start(demo.Options{})
-			if err != nil {
-				return err
-			}
-			local = srv
-			shopper.Host = srv.URL
-			fmt.Printf("quickstart: load testing %s, a demo server started by this program on 127.0.0.1 (use --host to target another)\n", srv.URL)
-			return nil
-		},
+	cmd := run.Command(shopper)
+	cmd.Name = "quickstart"
+	cmd.Prepare = func(ctx context.Context, cfg *locust.Config, types []*locust.UserType) ([]*locust.UserType, error) {
+		if cfg.Host != "" {
+			fmt.Printf("quickstart: load testing %s (no local demo server started)\n", cfg.Host)
+			return types, nil
+		}
+		srv, err := demo.Start(demo.Options{}) // ends with the process
+		if err != nil {
+			return nil, err
+		}
+		cfg.Host = srv.URL
+		fmt.Printf("quickstart: load testing %s, a demo server started by this program on 127.0.0.1 (use --host to target another)\n", srv.URL)
+		return types, nil
 	}
-	code := cmd.Run(context.Background(), os.Args[1:])
-	if local != nil {
-		local.Close()
-	}
-	os.Exit(code)
+	cmd.Main()
 }

@@ -6,19 +6,20 @@
 //	go run ./examples/website -u 100 -r 10 -t 1m --headless
 //
 // With no --host it starts the demo web application on 127.0.0.1 and load
-// tests that.
+// tests that. Every option works (run.Command: --csv, --html, --json,
+// --threshold, locust.conf, ...; see --help).
 package main
 
 import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"time"
 
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/client"
 	"github.com/golocust/locust/demo"
+	"github.com/golocust/locust/run"
 )
 
 // The Python:
@@ -67,27 +68,22 @@ var websiteUser = &locust.UserType{
 	Wait:  locust.Between(5*time.Second, 15*time.Second),
 }
 
+// main is run.Main with one addition: with no --host, Prepare starts the
+// demo web application on 127.0.0.1 and targets it.
 func main() {
-	var local *demo.Server
-	cmd := &locust.Command{
-		Name:  "website",
-		Users: []*locust.UserType{websiteUser},
-		Setup: func(ctx context.Context, r *locust.Runner) error {
-			if r.Config().Host != "" {
-				return nil // --host given: test it
-			}
-			srv, err := demo.Start(demo.Options{})
-			if err != nil {
-				return err
-			}
-			local, websiteUser.Host = srv, srv.URL
-			fmt.Printf("website: load testing %s, a demo server started by this program on 127.0.0.1\n", srv.URL)
-			return nil
-		},
+	cmd := run.Command(websiteUser)
+	cmd.Name = "website"
+	cmd.Prepare = func(ctx context.Context, cfg *locust.Config, types []*locust.UserType) ([]*locust.UserType, error) {
+		if cfg.Host != "" {
+			return types, nil // --host given: test it
+		}
+		srv, err := demo.Start(demo.Options{}) // ends with the process
+		if err != nil {
+			return nil, err
+		}
+		cfg.Host = srv.URL
+		fmt.Printf("website: load testing %s, a demo server started by this program on 127.0.0.1\n", srv.URL)
+		return types, nil
 	}
-	code := cmd.Run(context.Background(), os.Args[1:])
-	if local != nil {
-		local.Close()
-	}
-	os.Exit(code)
+	cmd.Main()
 }

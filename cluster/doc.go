@@ -1,0 +1,61 @@
+// Package cluster speaks Locust's master/worker protocol (ZeroMQ
+// ROUTER/DEALER, msgpack [type, data, node_id]; package wire) so that a Go
+// load test can run as a worker of a Locust master (a Python Locust 2.x
+// master, Debian's 2.12.1 included), and, in a first form, as a master that
+// Python and Go workers join.
+//
+// # Worker
+//
+// RunWorker (or NewWorker and Worker.Run) joins the master at
+// WorkerConfig.MasterHost:MasterPort (Locust's --master-host and
+// --master-port, default 127.0.0.1:5557) and runs the user types the
+// master asks for: its spawn messages carry absolute user counts per class
+// name, and each count goes to the Go user type of the same name (a name the
+// worker does not define is logged and reported to the master as an
+// exception; the other classes still run). The master's host, stop timeout
+// and -T/-E tags apply. Requests are reported every 3 s in Locust's format
+// (Collector), task errors and panics as exceptions; stop, quit, reconnect
+// and the master's heartbeats are handled.
+//
+// The command line wires it as
+//
+//	err := cluster.RunWorker(ctx, cluster.WorkerConfig{
+//		MasterHost: masterHost, // --master-host / LOCUST_MASTER_HOST
+//		MasterPort: masterPort, // --master-port / LOCUST_MASTER_PORT
+//		Base:       cfg,        // stats options, logger; Host and tags as fallbacks
+//		Logger:     logger,
+//	}, userTypes...)
+//
+// RunWorker returns nil when the master sent quit or ctx was cancelled (the
+// users stop at once and the master gets a final report and a quit), and an
+// error when the master never acknowledged the worker (60 tries of 5 s).
+//
+// # Lost connections
+//
+// The pure-Go ZeroMQ (go-zeromq/zmq4) silently drops what is sent while its
+// connection is down, so the worker dials each connection itself (backoff
+// from 100 ms to 2 s) and never hands a report to a dead connection: while
+// the link is down requests keep accumulating and go out, merged, after the
+// reconnect. A report already written when the connection breaks is kept
+// until the kernel says the master's host acknowledged every byte
+// (SIOCOUTQ, Linux); if the connection dies before, it is sent again. A
+// worker that runs users resumes its heartbeats on the new connection (a
+// Locust master heals a worker it had marked missing); an idle worker sends
+// client_ready again, so that it joins a master that was restarted.
+//
+// # Master (first form)
+//
+// NewMaster, Master.Listen and Master.Run run one headless test: they wait
+// for MasterConfig.ExpectWorkers workers (any client_ready version is
+// accepted, Debian's empty one too), hand out the users by class (weights and
+// fixed counts, Distribute) with the host, stop timeout and tags, mark a
+// worker missing after Locust's heartbeat liveness and give its users to the
+// others (a heartbeat heals it), and send quit after RunTime. The workers'
+// reports are merged as Locust's master merges them (MasterStats). The
+// master does not yet feed the runner's statistics engine, so the console,
+// CSV, HTML, thresholds and web UI do not show its numbers: that needs a
+// merge hook in the core; nor does it ramp at a spawn rate.
+//
+// Each user type runs in a Runner of its own (the public API sets one total
+// per runner), all reporting into the worker's Collector.
+package cluster

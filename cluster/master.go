@@ -1,0 +1,654 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"github.com/golocust/locust/cluster/wire"
+)
+
+// Class is a user class a Master hands out to its workers: its name (a
+// Python worker's User class, a Go worker's UserType.Name) and its Weight,
+// or a FixedCount of users. It is plain data.
+type Class struct {
+	Name       string
+	Weight     int
+	FixedCount int
+}
+
+// MasterConfig configures a Master. It runs one headless test: it waits for
+// ExpectWorkers workers, hands out Users users at once, and sends quit after
+// RunTime. It is plain data, read by NewMaster.
+type MasterConfig struct {
+	// BindHost and BindPort: where the master listens (--master-bind-host,
+	// --master-bind-port); "" means 127.0.0.1, 0 means 5557, -1 any free port.
+	BindHost string
+	BindPort int
+	// ExpectWorkers is how many ready workers the test waits for (at least 1).
+	ExpectWorkers int
+	// Classes are the user classes to run; Users is the total.
+	Classes []Class
+	Users   int
+	// Host, StopTimeout and Tags/ExcludeTags are sent to the workers.
+	Host              string
+	StopTimeout       time.Duration
+	Tags, ExcludeTags []string
+	RunTime           time.Duration
+	Logger            *slog.Logger
+	// HeartbeatInterval is the master's liveness tick (default 1 s, as
+	// Locust's): a worker silent for more than 3 ticks is marked missing
+	// and its users go to the others; a heartbeat heals it.
+	HeartbeatInterval time.Duration
+}
+
+// WorkerInfo is what the master knows of one worker. It is plain data.
+type WorkerInfo struct {
+	ID, State string
+	Index     int
+	CPU       float64
+	Users     int
+}
+
+// Master is a Locust-protocol master (phase 1): Python Locust workers (also
+// Debian's, whose client_ready has an empty version) and Go workers join it;
+// it hands out users by class and merges their stats reports as Locust's
+// master does (MasterStats). It does not yet feed the runner's stats engine,
+// console and reports (that needs a hook in the core). Its methods are safe
+// for concurrent use.
+type Master struct {
+	cfg  MasterConfig
+	log  *slog.Logger
+	sock zmq4.Socket
+	addr *net.TCPAddr
+
+	mu      sync.Mutex
+	workers map[string]*masterWorker
+	order   []string // node ids by arrival: the index
+	stats   *MasterStats
+	changed chan struct{}
+	running bool // users were handed out: rebalance on changes
+}
+
+type masterWorker struct {
+	id       []byte
+	info     WorkerInfo
+	lastSeen time.Time
+	liveness int // Locust's HEARTBEAT_LIVENESS countdown
+}
+
+// heartbeatLiveness is Locust's HEARTBEAT_LIVENESS.
+const heartbeatLiveness = 3
+
+// NewMaster checks cfg.
+func NewMaster(cfg MasterConfig) (*Master, error) {
+	if cfg.ExpectWorkers < 1 {
+		cfg.ExpectWorkers = 1
+	}
+	if len(cfg.Classes) == 0 {
+		return nil, errors.New("cluster: a master needs at least one user class")
+	}
+	for _, c := range cfg.Classes {
+		if c.Name == "" || c.Weight < 0 || c.FixedCount < 0 {
+			return nil, fmt.Errorf("cluster: bad class %+v", c)
+		}
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = time.Second
+	}
+	if cfg.BindHost == "" {
+		cfg.BindHost = "127.0.0.1"
+	}
+	if cfg.BindPort == 0 {
+		cfg.BindPort = DefaultMasterPort
+	}
+	if cfg.BindPort == -1 {
+		cfg.BindPort = 0
+	}
+	m := &Master{cfg: cfg, log: cfg.Logger, workers: map[string]*masterWorker{}, stats: newMasterStats(), changed: make(chan struct{}, 1)}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	return m, nil
+}
+
+// Listen binds the master's ROUTER socket and starts receiving.
+func (m *Master) Listen(ctx context.Context) error {
+	m.sock = zmq4.NewRouter(context.WithoutCancel(ctx), zmq4.WithTimeout(5*time.Second))
+	if err := m.sock.Listen("tcp://" + net.JoinHostPort(m.cfg.BindHost, strconv.Itoa(m.cfg.BindPort))); err != nil {
+		m.sock.Close()
+		return fmt.Errorf("cluster: master cannot listen: %w", err)
+	}
+	m.addr, _ = m.sock.Addr().(*net.TCPAddr)
+	go m.recvLoop(ctx)
+	return nil
+}
+
+// Port is the port the master listens on (after Listen).
+func (m *Master) Port() int { return m.addr.Port }
+
+// Stats returns the merged statistics so far.
+func (m *Master) Stats() *MasterStats { return m.stats }
+
+// Workers lists the workers, by index.
+func (m *Master) Workers() []WorkerInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []WorkerInfo
+	for _, id := range m.order {
+		if w := m.workers[id]; w != nil {
+			out = append(out, w.info)
+		}
+	}
+	return out
+}
+
+func (m *Master) recvLoop(ctx context.Context) {
+	for {
+		msg, err := m.sock.Recv()
+		if err != nil {
+			// zmq4 reports one peer's broken connection here; the socket
+			// goes on until closed
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if len(msg.Frames) != 2 {
+			m.log.Warn("master: message with a bad frame count dropped", "frames", len(msg.Frames))
+			continue
+		}
+		dm, err := wire.Decode(msg.Frames[1])
+		if err != nil {
+			m.log.Warn("master: bad message dropped", "from", string(msg.Frames[0]), "err", err)
+			continue
+		}
+		m.handle(msg.Frames[0], dm)
+	}
+}
+
+func (m *Master) send(id []byte, node, typ string, data any) {
+	b, err := wire.Encode(wire.Message{Type: typ, Data: data, NodeID: node})
+	if err != nil {
+		m.log.Error("master: encode", "err", err)
+		return
+	}
+	if err := m.sock.Send(zmq4.NewMsgFrom(id, b)); err != nil {
+		m.log.Warn("master: send failed", "to", node, "type", typ, "err", err)
+	}
+}
+
+func (m *Master) notify() {
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Master) handle(id []byte, msg wire.Message) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.notify()
+	node := string(id)
+	w := m.workers[node]
+	switch msg.Type {
+	case wire.TypeClientReady:
+		// any version is accepted: "" (Debian's 2.12.1), -1, "2.x"
+		idx := slices.Index(m.order, node)
+		if idx < 0 {
+			idx = len(m.order)
+			m.order = append(m.order, node)
+		}
+		m.workers[node] = &masterWorker{id: slices.Clone(id), info: WorkerInfo{ID: node, State: "ready", Index: idx}, lastSeen: time.Now(), liveness: heartbeatLiveness}
+		m.send(id, node, wire.TypeAck, map[string]any{"index": idx})
+		m.log.Info("master: worker ready", "worker", node, "index", idx, "version", msg.Data)
+		return
+	case wire.TypeStats:
+		// merged whoever sent it, as Locust does
+		if err := m.stats.merge(msg.Data); err != nil {
+			m.log.Warn("master: bad stats report", "worker", node, "err", err)
+		}
+	case wire.TypeException:
+		if d, ok := wire.Map(msg.Data); ok {
+			s, _ := d["msg"].(string)
+			tb, _ := d["traceback"].(string)
+			m.stats.addException(s, tb, node)
+		}
+	}
+	if w == nil {
+		if msg.Type != wire.TypeStats && msg.Type != wire.TypeException {
+			m.log.Warn("master: message from an unknown worker", "worker", node, "type", msg.Type)
+		}
+		return
+	}
+	w.lastSeen = time.Now()
+	switch msg.Type {
+	case wire.TypeHeartbeat:
+		w.liveness = heartbeatLiveness
+		if d, ok := wire.Map(msg.Data); ok {
+			healed := w.info.State == "missing"
+			if s, ok := d["state"].(string); ok {
+				w.info.State = s
+			}
+			if healed {
+				m.log.Info("master: worker healed with a heartbeat", "worker", node)
+				if m.running {
+					m.rebalanceLocked()
+				}
+			}
+			if c, ok := wire.Float(d["current_cpu_usage"]); ok {
+				w.info.CPU = c
+			}
+		}
+	case wire.TypeSpawning:
+		w.info.State = "spawning"
+	case wire.TypeSpawningComplete:
+		w.info.State = "running"
+		if d, ok := wire.Map(msg.Data); ok {
+			if n, ok := wire.Int(d["user_count"]); ok {
+				w.info.Users = int(n)
+			}
+		}
+	case wire.TypeClientStopped, wire.TypeQuit:
+		w.info.State = "stopped"
+		delete(m.workers, node)
+	}
+}
+
+// Distribute (a pure function, safe for concurrent use) splits users among classes (fixed counts first, then by weight,
+// largest remainders) and then among n workers (even shares, the remainder
+// to the first workers). The result is indexed by worker.
+func Distribute(classes []Class, users, n int) []map[string]int {
+	perClass := map[string]int{}
+	left := users
+	for _, c := range classes {
+		if c.FixedCount > 0 {
+			k := min(c.FixedCount, left)
+			perClass[c.Name] = k
+			left -= k
+		}
+	}
+	var weighted []Class
+	total := 0
+	for _, c := range classes {
+		if c.FixedCount == 0 {
+			w := max(c.Weight, 1)
+			weighted = append(weighted, Class{Name: c.Name, Weight: w})
+			total += w
+		}
+	}
+	if total > 0 && left > 0 {
+		type rem struct {
+			name string
+			frac float64
+		}
+		var rems []rem
+		given := 0
+		for _, c := range weighted {
+			exact := float64(left) * float64(c.Weight) / float64(total)
+			k := int(math.Floor(exact))
+			perClass[c.Name] = k
+			given += k
+			rems = append(rems, rem{c.Name, exact - float64(k)})
+		}
+		slices.SortStableFunc(rems, func(a, b rem) int {
+			switch {
+			case a.frac > b.frac:
+				return -1
+			case a.frac < b.frac:
+				return 1
+			}
+			return 0
+		})
+		for i := 0; given < left; i++ {
+			perClass[rems[i%len(rems)].name]++
+			given++
+		}
+	}
+	out := make([]map[string]int, n)
+	for i := range out {
+		out[i] = map[string]int{}
+	}
+	for _, c := range classes {
+		k := perClass[c.Name]
+		for i := range n {
+			out[i][c.Name] = k / n
+			if i < k%n {
+				out[i][c.Name]++
+			}
+		}
+	}
+	return out
+}
+
+// Run waits for the expected workers, spawns the users, lets the test run
+// for RunTime (or until ctx ends), then sends quit and waits (up to 3 s)
+// for the workers' final reports. Call Listen first.
+func (m *Master) Run(ctx context.Context) error {
+	if m.sock == nil {
+		return errors.New("cluster: Master.Run before Listen")
+	}
+	defer m.sock.Close()
+	m.log.Info("master: waiting for workers", "expect", m.cfg.ExpectWorkers)
+	for {
+		m.mu.Lock()
+		ready := 0
+		for _, w := range m.workers {
+			if w.info.State == "ready" {
+				ready++
+			}
+		}
+		m.mu.Unlock()
+		if ready >= m.cfg.ExpectWorkers {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.changed:
+		case <-time.After(time.Second):
+		}
+	}
+	m.mu.Lock()
+	m.running = true
+	m.rebalanceLocked()
+	m.mu.Unlock()
+	lctx, lstop := context.WithCancel(ctx)
+	ldone := make(chan struct{})
+	go func() {
+		defer close(ldone)
+		m.liveness(lctx)
+	}()
+	defer func() {
+		lstop()
+		<-ldone
+	}()
+	var timer <-chan time.Time
+	if m.cfg.RunTime > 0 {
+		timer = time.After(m.cfg.RunTime)
+	}
+	select {
+	case <-ctx.Done():
+	case <-timer:
+	}
+	m.mu.Lock()
+	m.running = false
+	for id, w := range m.workers {
+		m.send(w.id, id, wire.TypeQuit, nil)
+	}
+	m.mu.Unlock()
+	deadline := time.After(3 * time.Second)
+	for {
+		m.mu.Lock()
+		left := len(m.workers)
+		m.mu.Unlock()
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-deadline:
+			m.log.Warn("master: workers did not confirm the quit", "left", left)
+			return nil
+		case <-m.changed:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// rebalanceLocked hands the users out again among the workers that are not
+// missing (a new spawn message to each, with a new timestamp), as Locust's
+// master does when a worker joins, goes missing or heals. m.mu is held.
+func (m *Master) rebalanceLocked() {
+	var ids []string
+	for _, id := range m.order {
+		if w := m.workers[id]; w != nil && w.info.State != "missing" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		m.log.Warn("master: no worker left to run the users")
+		return
+	}
+	shares := Distribute(m.cfg.Classes, m.cfg.Users, len(ids))
+	var host any
+	if m.cfg.Host != "" {
+		host = m.cfg.Host
+	}
+	var stopTimeout any
+	if m.cfg.StopTimeout > 0 {
+		stopTimeout = m.cfg.StopTimeout.Seconds()
+	}
+	opts := map[string]any{"tags": listOrNil(m.cfg.Tags), "exclude_tags": listOrNil(m.cfg.ExcludeTags)}
+	ts := float64(time.Now().UnixNano()) / 1e9
+	for i, id := range ids {
+		counts := map[string]any{}
+		for name, k := range shares[i] {
+			counts[name] = k
+		}
+		m.send(m.workers[id].id, id, wire.TypeSpawn, map[string]any{
+			"timestamp": ts, "user_classes_count": counts, "host": host,
+			"stop_timeout": stopTimeout, "parsed_options": opts,
+		})
+	}
+	m.log.Info("master: users handed out", "users", m.cfg.Users, "workers", len(ids))
+}
+
+// liveness marks workers missing after Locust's heartbeat liveness (3
+// silent ticks) and rebalances; it ends with ctx or when the test ends.
+func (m *Master) liveness(ctx context.Context) {
+	t := time.NewTicker(m.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		if !m.running {
+			m.mu.Unlock()
+			return
+		}
+		lost := false
+		for id, w := range m.workers {
+			if w.info.State == "missing" {
+				continue
+			}
+			w.liveness--
+			if w.liveness < 0 {
+				w.info.State = "missing"
+				lost = true
+				m.log.Info("master: worker failed to send heartbeats, marked missing", "worker", id)
+			}
+		}
+		if lost {
+			m.rebalanceLocked()
+		}
+		m.mu.Unlock()
+	}
+}
+
+func listOrNil(s []string) any {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+// MasterStats is the merge of the workers' reports, as Locust's master
+// keeps it: entries by (method, name), the total from the workers'
+// stats_total, errors by key, exceptions by message and traceback. Safe for
+// concurrent use.
+type MasterStats struct {
+	mu         sync.Mutex
+	entries    map[entryKey]*acc
+	total      *acc
+	errors     map[string]ErrorReport
+	exceptions map[[2]string]int64
+}
+
+func newMasterStats() *MasterStats {
+	return &MasterStats{entries: map[entryKey]*acc{}, total: newAcc(), errors: map[string]ErrorReport{}, exceptions: map[[2]string]int64{}}
+}
+
+// Totals returns the requests and failures of the merged total.
+func (s *MasterStats) Totals() (requests, failures int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total.requests, s.total.failures
+}
+
+// Entry returns the requests and failures of one entry.
+func (s *MasterStats) Entry(method, name string) (requests, failures int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.entries[entryKey{method, name}]; a != nil {
+		return a.requests, a.failures
+	}
+	return 0, 0
+}
+
+// Errors returns the merged error rows.
+func (s *MasterStats) Errors() []ErrorReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ErrorReport
+	for _, e := range s.errors {
+		out = append(out, e)
+	}
+	return out
+}
+
+// Exceptions returns the number of exceptions reported.
+func (s *MasterStats) Exceptions() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, k := range s.exceptions {
+		n += k
+	}
+	return n
+}
+
+func (s *MasterStats) addException(msg, tb, node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exceptions[[2]string{msg, tb}]++
+}
+
+// merge adds one worker report, accepting what Python sends (float keys
+// and numbers, None).
+func (s *MasterStats) merge(data any) error {
+	d, ok := wire.Map(data)
+	if !ok {
+		return fmt.Errorf("data is %T", data)
+	}
+	list, ok := d["stats"].([]any)
+	if !ok && d["stats"] != nil {
+		return fmt.Errorf("stats is %T", d["stats"])
+	}
+	var entries []struct {
+		k entryKey
+		a *acc
+	}
+	for _, e := range list {
+		em, ok := wire.Map(e)
+		if !ok {
+			return fmt.Errorf("entry is %T", e)
+		}
+		a, k, err := parseEntry(em)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, struct {
+			k entryKey
+			a *acc
+		}{k, a})
+	}
+	tm, ok := wire.Map(d["stats_total"])
+	if !ok {
+		return errors.New("no stats_total")
+	}
+	total, _, err := parseEntry(tm)
+	if err != nil {
+		return err
+	}
+	errs, _ := wire.Map(d["errors"])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		cur := s.entries[e.k]
+		if cur == nil {
+			cur = newAcc()
+			s.entries[e.k] = cur
+		}
+		cur.merge(e.a)
+	}
+	s.total.merge(total)
+	for key, v := range errs {
+		em, ok := wire.Map(v)
+		if !ok {
+			continue
+		}
+		n, _ := wire.Int(em["occurrences"])
+		if cur, ok := s.errors[key]; ok {
+			cur.Occurrences += n
+			s.errors[key] = cur
+			continue
+		}
+		name, _ := em["name"].(string)
+		method, _ := em["method"].(string)
+		text, _ := em["error"].(string)
+		s.errors[key] = ErrorReport{Name: name, Method: method, Error: text, Occurrences: n}
+	}
+	return nil
+}
+
+func parseEntry(m map[string]any) (*acc, entryKey, error) {
+	name, _ := m["name"].(string)
+	method, _ := m["method"].(string) // None for a 2.12 total
+	num := func(k string) float64 {
+		f, _ := wire.Float(m[k])
+		return f
+	}
+	a := &acc{
+		requests: int64(num("num_requests")), failures: int64(num("num_failures")),
+		length: int64(num("total_content_length")), totalNs: int64(num("total_response_time") * 1e6),
+		maxNs: int64(num("max_response_time") * 1e6), minNs: -1,
+		rt: map[int64]int64{}, reqs: map[int64]int64{}, fails: map[int64]int64{},
+	}
+	if f, ok := wire.Float(m["min_response_time"]); ok {
+		a.minNs = int64(f * 1e6)
+	}
+	if f, ok := wire.Float(m["last_request_timestamp"]); ok {
+		a.last = time.Unix(0, int64(f*1e9))
+	}
+	for key, dst := range map[string]map[int64]int64{"response_times": a.rt, "num_reqs_per_sec": a.reqs, "num_fail_per_sec": a.fails} {
+		src, ok := m[key].(map[any]any)
+		if !ok {
+			continue // empty maps decode with string keys
+		}
+		for k, v := range src {
+			kf, ok1 := wire.Float(k)
+			n, ok2 := wire.Int(v)
+			if !ok1 || !ok2 {
+				return nil, entryKey{}, fmt.Errorf("%s: %v: %v", key, k, v)
+			}
+			dst[int64(math.Round(kf))] += n
+		}
+	}
+	if a.requests < 0 || a.failures < 0 {
+		return nil, entryKey{}, errors.New("negative counts")
+	}
+	return a, entryKey{method, name}, nil
+}

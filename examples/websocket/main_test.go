@@ -1,0 +1,28 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestExampleRuns(t *testing.T) {
+	cmd, stop := command()
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	code := cmd.Run(t.Context(), []string{"-u", "4", "-r", "100", "-i", "200", "--headless", "--only-summary"})
+	stop()
+	assert.Equal(t, 1, code, "bye fails on purpose\n%s%s", &out, &errs)
+	s := out.String()
+	assert.Contains(t, s, "a WebSocket server started by this program on 127.0.0.1")
+	for _, name := range []string{"say", "ticks", "tick", "connect", "bye"} {
+		assert.Regexp(t, regexp.MustCompile(`(?m)^ws\s+`+name+`\s+[1-9]`), s, name)
+	}
+	assert.Contains(t, s, "receive: closed by the server: StatusGoingAway bye on request")
+	assert.NotContains(t, s, "Exceptions", "no error in user code")
+}

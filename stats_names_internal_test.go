@@ -1,0 +1,73 @@
+package locust
+
+import (
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// The entry table finds every entry it holds, whatever their hashes:
+// equal hashes (a chain), hashes equal but for their top bits (the deepest
+// split), and ordinary ones; each visits every entry once.
+func TestEntryTableHashes(t *testing.T) {
+	tab := newEntryTable()
+	type item struct {
+		h uint64
+		e *entry
+	}
+	var items []item
+	add := func(h uint64, name string) {
+		e := &entry{typ: "GET", name: name}
+		require.Nil(t, tab.get(h, "GET", name))
+		tab.insertLocked(h, e)
+		items = append(items, item{h, e})
+	}
+	for i := range 3 {
+		add(0xabcdef, "same-"+strconv.Itoa(i))
+	}
+	for i := range 16 {
+		add(uint64(i)<<60|0x1234, "top-"+strconv.Itoa(i))
+	}
+	for i := range 5000 {
+		add(tab.hash("GET", "/item/"+strconv.Itoa(i)), "/item/"+strconv.Itoa(i))
+	}
+	for _, it := range items {
+		assert.Same(t, it.e, tab.get(it.h, "GET", it.e.name), it.e.name)
+		assert.Nil(t, tab.get(it.h, "POST", it.e.name), "type is part of the key")
+	}
+	assert.Nil(t, tab.get(0xabcdef, "GET", "same-9"))
+	seen := map[*entry]int{}
+	tab.each(func(e *entry) { seen[e]++ })
+	assert.Len(t, seen, len(items))
+	for e, n := range seen {
+		assert.Equal(t, 1, n, e.name)
+	}
+}
+
+// Lookups run without a lock while entries are added (run with -race).
+func TestEntryTableConcurrentLookups(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := NewStats(StatsOptions{Logger: slog.New(slog.DiscardHandler)})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3000 {
+				name := "/n/" + strconv.Itoa((i*7+g*13)%2000)
+				e := s.lookup("GET", name)
+				if e.name != name {
+					t.Errorf("lookup %q gave %q", name, e.name)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 2000, s.entries.len())
+}
