@@ -96,7 +96,7 @@ func printRatios(w io.Writer, r *Runner) {
 		b.WriteString(strings.Repeat("-", 80) + "\n")
 		for i, t := range r.types {
 			ratioLine(&b, 0, shares[i], t.Name)
-			c := r.compiled[t]
+			c := r.plans[t].root
 			name := t.Tasks.Name()
 			if name == "" {
 				printSetRatios(&b, c, 1, shares[i], total)

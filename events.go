@@ -150,7 +150,8 @@ func (d *ReportData) Extra() ([]string, map[string]any) {
 // hook is on the hot path: its listeners run on the goroutine that made
 // the request, so keep them short.
 type Events struct {
-	// Request fires for every request, after it is recorded in the stats.
+	// Request fires for every request, after it is recorded in the stats
+	// (not for requests recorded after Run returned: they are cut short).
 	Request Hook[Request]
 	// RequestSuccess fires for every successful request (Err is nil),
 	// after Request: Locust's request_success.
@@ -160,11 +161,15 @@ type Events struct {
 	RequestFailure Hook[Request]
 	// TestStart fires when a test starts, before the first user spawns.
 	TestStart Hook[*Runner]
-	// TestStop fires when a test stops, after every user has stopped.
+	// TestStop fires when a test stops, after every user has stopped (or
+	// Run stopped waiting for tasks that ignore their context).
 	TestStop Hook[*Runner]
-	// SpawningComplete fires when the target user count is reached, with it.
+	// SpawningComplete fires when the target user count is reached, with
+	// the number of users running then (users that stopped themselves are
+	// not counted).
 	SpawningComplete Hook[int]
-	// Quitting fires once before Main exits (or Runner.Quit returns).
+	// Quitting fires once before the command line (Main, Command.Run)
+	// returns, after the reports were written.
 	Quitting Hook[*Runner]
 	// UserError fires when a task panics or returns an error.
 	UserError Hook[UserError]

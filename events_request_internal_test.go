@@ -16,7 +16,7 @@ func recordUser(tb testing.TB) *User {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &User{runner: r, rec: r.stats.Recorder(), stopCh: make(chan struct{})}
+	return &User{runner: r, plan: r.plans[r.types[0]], wake: make(chan struct{}, 1), heapIdx: -1}
 }
 
 // listen adds non-allocating listeners to the three request hooks.

@@ -170,7 +170,7 @@ func ExampleHook() {
 			return nil
 		}),
 	}
-	r, err := locust.NewRunner(locust.Config{Iterations: 10}, user)
+	r, err := locust.NewRunner(locust.Config{Users: 1, Iterations: 10}, user)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -13,27 +13,38 @@ import (
 // Version is the version of this library, printed by --version.
 const Version = "0.1.0"
 
-// Config is what a Runner runs. The zero value runs one user at once until
-// stopped.
+// Config is what a Runner runs. The zero value runs no user until
+// Runner.SetUsers asks for some, and no limit stops it but Stop.
 type Config struct {
 	// Host overrides the Host of every user type when set.
 	Host string
-	// Users is the number of users to run; 0 means 1.
+	// Users is the number of users to run. 0 means none, as SetUsers(0):
+	// the test starts with no user (a warning says so) and runs nothing
+	// until SetUsers asks for users. (The command line's -u defaults to 1,
+	// as Locust's does.)
 	Users int
 	// SpawnRate is how many users start (or stop) per second, evenly spread;
 	// 0 means all at once.
 	SpawnRate float64
 	// RunTime stops the test after this long (0: no limit).
 	RunTime time.Duration
-	// Iterations stops the test after this many task runs across all users
-	// (0: no limit). Running tasks finish; no new task starts.
+	// Iterations stops the test after exactly this many task runs across
+	// all users (0: no limit). Then no new task starts and the running ones
+	// finish (the drain), for up to StopTimeout when it is set, else up to
+	// DrainLimit; then their context is cancelled, and after a short grace
+	// Run returns without them (see StopTimeout).
 	Iterations int64
 	// MaxRequests stops the test once this many requests were recorded
 	// (0: no limit); the old Locust -n. Once it is reached no new task
-	// starts, so tasks already running may add at most a few more.
+	// starts and the running ones finish as after Iterations, so they may
+	// add a few more requests.
 	MaxRequests int64
 	// StopTimeout lets running tasks finish for up to this long when users
-	// stop; 0 cancels their context at once (Locust's default).
+	// stop; 0 cancels their context at once (Locust's default). Go cannot
+	// kill a task that ignores its context: a second after the
+	// cancellation, Run stops waiting for such tasks, logs (WARN) how many
+	// users are still inside which task, and returns; requests they record
+	// later are counted as cut short (Snapshot.CutShort) and in no entry.
 	StopTimeout time.Duration
 	// Tags keeps only the tasks with at least one of these tags.
 	Tags []string
@@ -78,42 +89,69 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int32(s))
 }
 
+// DrainLimit bounds the drain after Config.Iterations or
+// Config.MaxRequests when Config.StopTimeout is 0: running tasks may finish
+// for up to this long before their context is cancelled.
+const DrainLimit = time.Minute
+
+// stopGrace is how long Run still waits for tasks once their context is
+// cancelled, so that tasks that watch it can return, before it stops
+// waiting for them.
+const stopGrace = time.Second
+
 // Runner runs one load test: it spawns users of the given types, stops
 // them, and owns the test's statistics and events. Every method is safe for
 // concurrent use. A Runner runs one test (Run once); make a new one for the
 // next.
 type Runner struct {
-	cfg      Config
-	types    []*UserType
-	compiled map[*UserType]*compiledSet
-	stats    *Stats
-	events   Events
-	log      *slog.Logger
+	// read-only once Run started, read on every request or task
+	cfg        Config
+	types      []*UserType
+	plans      map[*UserType]*userPlan
+	stats      *Stats
+	events     Events
+	log        *slog.Logger
+	hooks      hookNames
+	drainLimit time.Duration
+	grace      time.Duration
+	monWindow  time.Duration
+	closed     atomic.Bool // Run returned: later requests are cut short
+	limitHit   atomic.Bool // Iterations or MaxRequests reached
+
+	// each padded to its own cache lines
+	iterQuota quota
+	reqQuota  quota
+	userCount atomic.Int64 // live users (not stopped, not stopped themselves)
+	_         [cacheLine]byte
 
 	state atomic.Int32
 
 	mu         sync.Mutex
-	users      []*User // in spawn order
+	users      []*User // live and self-stopped users, in spawn order
+	retiring   []*User // users asked to stop, maybe still running
 	typeCount  map[*UserType]int
 	target     int
 	rate       float64
 	wake       chan struct{}
 	nextID     int
+	itersDone  int64 // task runs of users dropped from users and retiring
 	wg         sync.WaitGroup
 	start, end time.Time
 	sharedMu   sync.Mutex
 	shared     map[any]any
 
+	sleepers  sleepers
 	monitor   loadMonitor
-	monWindow time.Duration
-	iters     atomic.Int64
-	reqs      atomic.Int64
-	userCount atomic.Int64
+	panics    panicLog
+	abandoned atomic.Int64
 
 	stopOnce  sync.Once
 	stopCh    chan struct{}
 	limitOnce sync.Once
 	limitCh   chan struct{} // iterations or requests exhausted
+	limitWhy  string        // written before limitCh is closed
+	killOnce  sync.Once
+	killCh    chan struct{}
 	stopWhy   atomic.Pointer[string]
 	abortErr  atomic.Pointer[error]
 }
@@ -123,6 +161,56 @@ type Runner struct {
 // type left with no task by the tags) is reported here, before any user
 // starts.
 func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
+	if err := checkConfig(cfg, types); err != nil {
+		return nil, err
+	}
+	r := &Runner{
+		cfg:        cfg,
+		types:      types,
+		plans:      map[*UserType]*userPlan{},
+		log:        cfg.Logger,
+		hooks:      hookNames{onStart: "on_start", onStop: "on_stop"},
+		drainLimit: DrainLimit,
+		grace:      stopGrace,
+		typeCount:  map[*UserType]int{},
+		wake:       make(chan struct{}, 1),
+		stopCh:     make(chan struct{}),
+		limitCh:    make(chan struct{}),
+		killCh:     make(chan struct{}),
+		shared:     map[any]any{},
+		monWindow:  monitorWindow,
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	var errs []error
+	f := tagFilter{include: cfg.Tags, exclude: cfg.ExcludeTags}
+	for _, t := range types {
+		c := t.Tasks.compile(f, t.Tags)
+		if c == nil {
+			errs = append(errs, fmt.Errorf("user type %q has no tasks left after filtering by tags", t.Name))
+			continue
+		}
+		r.plans[t] = &userPlan{typ: t, root: c}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	so := cfg.Stats
+	if so.Logger == nil {
+		so.Logger = r.log // the many-names warning reaches the console
+	}
+	r.stats = NewStats(so)
+	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
+	r.target = cfg.Users
+	r.rate = cfg.SpawnRate
+	r.iterQuota.init(cfg.Iterations)
+	r.reqQuota.init(cfg.MaxRequests)
+	return r, nil
+}
+
+// checkConfig reports every mistake in cfg and types.
+func checkConfig(cfg Config, types []*UserType) error {
 	var errs []error
 	if len(types) == 0 {
 		errs = append(errs, errors.New("no user types"))
@@ -141,66 +229,18 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		}
 		names[t.Name] = true
 	}
-	if cfg.Users < 0 {
-		errs = append(errs, fmt.Errorf("users must be at least 0, not %d", cfg.Users))
-	}
-	if cfg.SpawnRate < 0 {
-		errs = append(errs, fmt.Errorf("spawn rate must be at least 0, not %g", cfg.SpawnRate))
-	}
-	if cfg.RunTime < 0 {
-		errs = append(errs, fmt.Errorf("run time must be at least 0, not %s", cfg.RunTime))
-	}
-	if cfg.Iterations < 0 {
-		errs = append(errs, fmt.Errorf("iterations must be at least 0, not %d", cfg.Iterations))
-	}
-	if cfg.MaxRequests < 0 {
-		errs = append(errs, fmt.Errorf("max requests must be at least 0, not %d", cfg.MaxRequests))
-	}
-	if cfg.StopTimeout < 0 {
-		errs = append(errs, fmt.Errorf("stop timeout must be at least 0, not %s", cfg.StopTimeout))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	r := &Runner{
-		cfg:       cfg,
-		types:     types,
-		compiled:  map[*UserType]*compiledSet{},
-		log:       cfg.Logger,
-		typeCount: map[*UserType]int{},
-		wake:      make(chan struct{}, 1),
-		stopCh:    make(chan struct{}),
-		limitCh:   make(chan struct{}),
-		shared:    map[any]any{},
-		monWindow: monitorWindow,
-	}
-	if r.log == nil {
-		r.log = slog.Default()
-	}
-	f := tagFilter{include: cfg.Tags, exclude: cfg.ExcludeTags}
-	for _, t := range types {
-		c := t.Tasks.compile(f, t.Tags)
-		if c == nil {
-			errs = append(errs, fmt.Errorf("user type %q has no tasks left after filtering by tags", t.Name))
-			continue
+	check := func(bad bool, format string, v any) {
+		if bad {
+			errs = append(errs, fmt.Errorf(format, v))
 		}
-		r.compiled[t] = c
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	so := cfg.Stats
-	if so.Logger == nil {
-		so.Logger = r.log // the many-names warning reaches the console
-	}
-	r.stats = NewStats(so)
-	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
-	r.target = cfg.Users
-	if r.target == 0 {
-		r.target = 1
-	}
-	r.rate = cfg.SpawnRate
-	return r, nil
+	check(cfg.Users < 0, "users must be at least 0, not %d", cfg.Users)
+	check(cfg.SpawnRate < 0, "spawn rate must be at least 0, not %g", cfg.SpawnRate)
+	check(cfg.RunTime < 0, "run time must be at least 0, not %s", cfg.RunTime)
+	check(cfg.Iterations < 0, "iterations must be at least 0, not %d", cfg.Iterations)
+	check(cfg.MaxRequests < 0, "max requests must be at least 0, not %d", cfg.MaxRequests)
+	check(cfg.StopTimeout < 0, "stop timeout must be at least 0, not %s", cfg.StopTimeout)
+	return errors.Join(errs...)
 }
 
 // Config returns the configuration the runner was made with.
@@ -218,7 +258,8 @@ func (r *Runner) Events() *Events { return &r.events }
 // State is the runner's current state.
 func (r *Runner) State() State { return State(r.state.Load()) }
 
-// UserCount is the number of running users.
+// UserCount is the number of running users. Users that stopped themselves
+// (ErrStopUser) or were asked to stop are not counted.
 func (r *Runner) UserCount() int { return int(r.userCount.Load()) }
 
 // UserCounts returns the number of running users of each type, by name
@@ -229,8 +270,8 @@ func (r *Runner) UserCounts() map[string]int {
 	defer r.mu.Unlock()
 	m := make(map[string]int, len(r.typeCount))
 	for _, u := range r.users {
-		if u.counted.Load() {
-			m[u.typ.Name]++
+		if u.is(userCounted) {
+			m[u.plan.typ.Name]++
 		}
 	}
 	return m
@@ -251,14 +292,24 @@ func (r *Runner) EndTime() time.Time {
 }
 
 // Iterations is the number of task runs started so far (never more than
-// Config.Iterations when that is set).
+// Config.Iterations when that is set). It adds up a counter per user: call
+// it once a second, not per request.
 func (r *Runner) Iterations() int64 {
-	n := r.iters.Load()
-	if lim := r.cfg.Iterations; lim > 0 && n > lim {
-		return lim // refused takes count too, but did not run
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.itersDone
+	for _, u := range r.users {
+		n += u.iters.Load()
+	}
+	for _, u := range r.retiring {
+		n += u.iters.Load()
 	}
 	return n
 }
+
+// Abandoned is the number of users whose task was still running when Run
+// stopped waiting for them (see Config.StopTimeout); 0 while Run runs.
+func (r *Runner) Abandoned() int { return int(r.abandoned.Load()) }
 
 // Snapshot returns the current statistics with the user count.
 func (r *Runner) Snapshot() *Snapshot {
@@ -287,7 +338,7 @@ func (r *Runner) TaskRatios() map[string]map[string]float64 {
 	out := map[string]map[string]float64{}
 	for _, t := range r.types {
 		m := map[string]float64{}
-		r.compiled[t].ratios("", 1, m)
+		r.plans[t].root.ratios("", 1, m)
 		out[t.Name] = m
 	}
 	return out
@@ -295,7 +346,9 @@ func (r *Runner) TaskRatios() map[string]map[string]float64 {
 
 // SetUsers changes the target number of users while the test runs (or
 // before it starts), spawning or stopping users at rate per second (0: at
-// once). When ramping down, the newest users stop first.
+// once). When ramping down, the newest running users stop first, until n
+// are running; users that stopped themselves (ErrStopUser) are not counted
+// and not replaced.
 func (r *Runner) SetUsers(n int, rate float64) error {
 	if n < 0 {
 		return fmt.Errorf("users must be at least 0, not %d", n)
@@ -314,7 +367,7 @@ func (r *Runner) SetUsers(n int, rate float64) error {
 }
 
 // Stop asks the test to stop; Run then stops the users and returns. Safe to
-// call more than once and before Run.
+// call more than once and before Run (then Run starts no user).
 func (r *Runner) Stop() { r.stopWith("stopped") }
 
 // StopWith is Stop with a reason, reported by StopReason ("threshold
@@ -338,12 +391,31 @@ func (r *Runner) Abort(err error) {
 	})
 }
 
+// Kill stops the test and Run's waiting at once: users' contexts are
+// cancelled with no stop timeout, no drain and no grace, and Run returns as
+// soon as it has stopped them, leaving behind (and logging) the tasks that
+// are still running. The command line calls it on a second Ctrl-C. Safe to
+// call more than once, at any time.
+func (r *Runner) Kill() {
+	r.stopWith("killed")
+	r.killOnce.Do(func() { close(r.killCh) })
+}
+
 // aborted returns the error given to Abort, or nil.
 func (r *Runner) aborted() error {
 	if p := r.abortErr.Load(); p != nil {
 		return *p
 	}
 	return nil
+}
+
+func (r *Runner) killed() bool {
+	select {
+	case <-r.killCh:
+		return true
+	default:
+		return false
+	}
 }
 
 func (r *Runner) stopWith(why string) {
@@ -353,8 +425,9 @@ func (r *Runner) stopWith(why string) {
 	})
 }
 
-// StopReason says why the test stopped ("run time", "iterations", ...), or
-// "" while it runs.
+// StopReason says why the test stopped ("run time", "iterations",
+// "requests", "stopped", "cancelled", "killed", "aborted: ..."), or "" while
+// it runs.
 func (r *Runner) StopReason() string {
 	if p := r.stopWhy.Load(); p != nil {
 		return *p
@@ -362,48 +435,47 @@ func (r *Runner) StopReason() string {
 	return ""
 }
 
-func (r *Runner) limitReached() {
-	r.limitOnce.Do(func() { close(r.limitCh) })
+// limitReached ends the test's iterations or requests: no new task starts.
+func (r *Runner) limitReached(why string) {
+	r.limitOnce.Do(func() {
+		r.limitWhy = why
+		r.limitHit.Store(true)
+		close(r.limitCh)
+	})
 }
 
-// takeIteration counts one task run; false means the iteration or request
-// limit is exhausted and the user must stop: no new task starts then.
-func (r *Runner) takeIteration() bool {
-	if lim := r.cfg.MaxRequests; lim > 0 && r.reqs.Load() >= lim {
-		return false
+// record records one request of u. After Run returned (a task it stopped
+// waiting for), the request is counted as cut short and in no entry.
+func (r *Runner) record(u *User, req *Request) {
+	if r.closed.Load() {
+		r.stats.RecordCutShort(1)
+		return
 	}
-	lim := r.cfg.Iterations
-	if lim <= 0 {
-		r.iters.Add(1)
-		return true
-	}
-	n := r.iters.Add(1)
-	if n >= lim {
-		r.limitReached()
-	}
-	return n <= lim
-}
-
-func (r *Runner) record(rc Recorder, req *Request) {
-	rc.record(req)
+	u.recorder().record(req)
 	r.events.fireRequest(req)
-	if lim := r.cfg.MaxRequests; lim > 0 && r.reqs.Add(1) >= lim {
-		r.limitReached()
+	if c := u.reqs; c != nil {
+		c.count(r)
 	}
 }
 
-// userError records a task's error or panic.
+// userError records a task's error or panic (after Run returned, only in
+// the debug log).
 func (r *Runner) userError(u *User, err error, stack string) {
 	msg := err.Error()
+	r.log.Debug("error in user code", "user", u.plan.typ.Name, "id", u.id, "error", msg)
+	if r.closed.Load() {
+		return
+	}
 	r.stats.RecordException(msg, stack, r.cfg.Node)
-	r.log.Debug("error in user code", "user", u.typ.Name, "id", u.id, "error", msg)
 	r.events.UserError.fire(UserError{User: u, Err: err, Stack: stack})
 }
 
 // Run runs the test: it spawns the users, and returns when the test stops
-// (run time, iterations, requests, Stop, Abort, or ctx cancelled) after
-// every user has stopped. It returns an error if the runner already ran,
-// or the error given to Abort.
+// (run time, iterations, requests, Stop, Abort, Kill, or ctx cancelled)
+// after every user has stopped, or after it stopped waiting for the tasks
+// that ignore their context (see Config.StopTimeout). It returns an error
+// if the runner already ran, or the error given to Abort. When Stop was
+// called, or ctx was cancelled, before Run, no user starts.
 //
 // Users run in a context that carries ctx's values; it ends, with the cause
 // ErrUserStopped, when the user is stopped. Cancelling ctx stops every user
@@ -414,13 +486,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// users see ctx's values, not its cancellation: the runner stops them
 	// itself, so that their contexts end with the cause ErrUserStopped
-	uctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
+	uctx := context.WithoutCancel(ctx)
+	r.sleepers.epoch = time.Now()
 	r.stats.Reset()
 	r.mu.Lock()
 	r.start = time.Now()
 	r.mu.Unlock()
 	r.events.TestStart.fire(r)
+	r.warnAtStart()
 	mctx, mstop := context.WithCancel(ctx)
 	mdone := make(chan struct{})
 	go func() {
@@ -435,10 +508,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		t := time.AfterFunc(r.cfg.RunTime, func() { r.stopWith("run time") })
 		defer t.Stop()
 	}
-	graceful := r.control(ctx, uctx)
+	plan := r.control(ctx, uctx)
 	r.state.Store(int32(StateStopping))
-	r.stopAll(graceful)
-	r.wg.Wait()
+	users := r.stopAll(plan)
+	r.stopWait(ctx, plan, users)
+	r.closed.Store(true)
 	r.stats.Flush()
 	r.mu.Lock()
 	r.end = time.Now()
@@ -446,210 +520,4 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.state.Store(int32(StateStopped))
 	r.events.TestStop.fire(r)
 	return r.aborted()
-}
-
-// control spawns and stops users until the test must stop. It returns the
-// stop timeout to use for the remaining users (-1: let tasks finish).
-// Users are spawned in uctx; ctx is the run's context.
-func (r *Runner) control(ctx, uctx context.Context) time.Duration {
-	var (
-		rampStart   time.Time
-		rampFrom    int
-		lastTarget  = -1
-		lastRate    float64
-		completed   bool
-		timer       = time.NewTimer(time.Hour)
-		warnedFixed bool
-	)
-	defer timer.Stop()
-	for {
-		r.mu.Lock()
-		target, rate := r.target, r.rate
-		cur := len(r.users)
-		if max := r.maxUsers(); target > max {
-			if !warnedFixed {
-				r.log.Warn("only fixed-count user types: running fewer users than asked", "asked", target, "running", max)
-				warnedFixed = true
-			}
-			target = max
-		}
-		if target != lastTarget || rate != lastRate {
-			rampStart, rampFrom, lastTarget, lastRate = time.Now(), cur, target, rate
-			completed = false
-		}
-		var next time.Duration = -1
-		if cur != target {
-			want := target
-			if rate > 0 {
-				steps := int(time.Since(rampStart).Seconds() * rate)
-				if target > rampFrom {
-					want = min(target, rampFrom+steps+1)
-				} else {
-					want = max(target, rampFrom-steps-1)
-				}
-				if want != target {
-					k := abs(want - rampFrom) // steps done after this round
-					next = time.Until(rampStart.Add(time.Duration(float64(k) / rate * float64(time.Second))))
-				}
-			}
-			for len(r.users) < want {
-				r.spawnLocked(uctx)
-			}
-			for len(r.users) > want {
-				u := r.users[len(r.users)-1]
-				r.users = r.users[:len(r.users)-1]
-				r.typeCount[u.typ]--
-				r.uncount(u)
-				u.requestStop(r.cfg.StopTimeout)
-			}
-			cur = len(r.users)
-		}
-		r.mu.Unlock()
-		if cur == target && !completed {
-			completed = true
-			r.state.Store(int32(StateRunning))
-			if r.cfg.ResetStats {
-				r.stats.Reset()
-				r.events.ResetStats.fire(struct{}{})
-			}
-			r.log.Info("all users spawned", "users", cur)
-			r.events.SpawningComplete.fire(cur)
-		} else if cur != target {
-			r.state.Store(int32(StateSpawning))
-		}
-		var tc <-chan time.Time
-		if next >= 0 {
-			timer.Reset(next)
-			tc = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			r.stopWith("cancelled")
-			return 0
-		case <-r.stopCh:
-			if r.aborted() != nil {
-				return 0
-			}
-			return r.cfg.StopTimeout
-		case <-r.limitCh:
-			if r.cfg.Iterations > 0 && r.iters.Load() >= r.cfg.Iterations {
-				r.stopWith("iterations")
-				return -1
-			}
-			r.stopWith("requests")
-			return r.cfg.StopTimeout
-		case <-r.wake:
-		case <-tc:
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-	}
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-// maxUsers is how many users the types allow (unbounded with weighted types).
-func (r *Runner) maxUsers() int {
-	n := 0
-	for _, t := range r.types {
-		if t.FixedCount == 0 {
-			return int(^uint(0) >> 1)
-		}
-		n += t.FixedCount
-	}
-	return n
-}
-
-// nextType chooses the type of the next user: fixed counts first, then
-// the weighted type furthest below its share.
-func (r *Runner) nextType() *UserType {
-	for _, t := range r.types {
-		if t.FixedCount > 0 && r.typeCount[t] < t.FixedCount {
-			return t
-		}
-	}
-	var totalW, k int
-	for _, t := range r.types {
-		if t.FixedCount == 0 {
-			totalW += t.weight()
-			k += r.typeCount[t]
-		}
-	}
-	var best *UserType
-	bestDef := 0.0
-	for _, t := range r.types {
-		if t.FixedCount != 0 {
-			continue
-		}
-		def := float64(t.weight())*float64(k+1)/float64(totalW) - float64(r.typeCount[t])
-		if best == nil || def > bestDef {
-			best, bestDef = t, def
-		}
-	}
-	return best
-}
-
-// spawnLocked starts one user; r.mu must be held.
-func (r *Runner) spawnLocked(ctx context.Context) {
-	t := r.nextType()
-	r.nextID++
-	uctx, cancel := context.WithCancelCause(ctx)
-	u := &User{
-		ctx:    uctx,
-		id:     r.nextID,
-		typ:    t,
-		runner: r,
-		root:   r.compiled[t],
-		rec:    r.stats.Recorder(),
-		stopCh: make(chan struct{}),
-		cancel: cancel,
-	}
-	r.users = append(r.users, u)
-	r.typeCount[t]++
-	u.counted.Store(true)
-	r.userCount.Add(1)
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer cancel(ErrUserStopped)
-		u.run(uctx)
-		if !u.stopping.Load() {
-			// the user stopped itself (ErrStopUser, iterations): it no
-			// longer counts, and its slot is not refilled, as in Locust
-			r.uncount(u)
-		}
-	}()
-}
-
-// uncount removes u from the running user count, once.
-func (r *Runner) uncount(u *User) {
-	if u.counted.CompareAndSwap(true, false) {
-		r.userCount.Add(-1)
-	}
-}
-
-// stopAll stops every user, newest first.
-func (r *Runner) stopAll(timeout time.Duration) {
-	r.mu.Lock()
-	users := r.users
-	r.users = nil
-	clear(r.typeCount)
-	r.mu.Unlock()
-	for i := len(users) - 1; i >= 0; i-- {
-		r.uncount(users[i])
-		if timeout < 0 {
-			users[i].requestStopGraceful()
-		} else {
-			users[i].requestStop(timeout)
-		}
-	}
 }

@@ -32,6 +32,9 @@ type LoadWarning struct {
 type loadMonitor struct {
 	cpu atomic.Uint64 // math.Float64bits of the last CPU percentage
 	lag atomic.Int64  // worst lag of the last window, ns
+	// cpuTime reads the process's CPU time; nil means processCPU. Tests
+	// set it to give the monitor a known load.
+	cpuTime func() (time.Duration, bool)
 }
 
 // CPUPercent is the process's CPU use over the last 5 seconds, as a
@@ -49,7 +52,11 @@ func (r *Runner) SchedulingLag() time.Duration { return time.Duration(r.monitor.
 func (r *Runner) monitorLoad(ctx context.Context) {
 	t := time.NewTicker(monitorTick)
 	defer t.Stop()
-	cpu0, ok := processCPU()
+	cpuTime := r.monitor.cpuTime
+	if cpuTime == nil {
+		cpuTime = processCPU
+	}
+	cpu0, ok := cpuTime()
 	wall0 := time.Now()
 	last := wall0
 	var worst time.Duration
@@ -71,7 +78,7 @@ func (r *Runner) monitorLoad(ctx context.Context) {
 			}
 			var pct float64
 			if ok {
-				cpu1, _ := processCPU()
+				cpu1, _ := cpuTime()
 				pct = 100 * float64(cpu1-cpu0) / float64(last.Sub(wall0)) / float64(runtime.GOMAXPROCS(0))
 				cpu0 = cpu1
 			}

@@ -141,6 +141,6 @@ func Timed[T any](ctx context.Context, u *User, typ, name string, fn func(ctx co
 		u.RecordCutShort()
 		return v, MarkRecorded(err)
 	}
-	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
+	u.runner.record(u, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
 	return v, MarkRecorded(err)
 }

@@ -199,7 +199,7 @@ func TestStopFromCodeAndContext(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	r := newRunner(t, locust.Config{Iterations: 1}, idleUser("U"))
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 1}, idleUser("U"))
 	run(t, r)
 	err := r.Run(context.Background())
 	require.Error(t, err)
@@ -241,7 +241,7 @@ func TestPanickingTaskIsAnException(t *testing.T) {
 	var errs []locust.UserError
 	var mu sync.Mutex
 	var calls atomic.Int64
-	r := newRunner(t, locust.Config{Iterations: 5, Node: "worker-1"}, &locust.UserType{Name: "U",
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 5, Node: "worker-1"}, &locust.UserType{Name: "U",
 		Tasks: locust.NewTaskSet("t").Task(1, func(context.Context, *locust.User) error {
 			calls.Add(1)
 			panic("kaboom")

@@ -101,7 +101,7 @@ func TestManyNamesWarnThroughRunnerLogger(t *testing.T) {
 		return nil
 	}
 	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
-	r, err := locust.NewRunner(locust.Config{Iterations: 1, Logger: logTo(&log)}, ut)
+	r, err := locust.NewRunner(locust.Config{Users: 1, Iterations: 1, Logger: logTo(&log)}, ut)
 	require.NoError(t, err)
 	require.NoError(t, r.Run(context.Background()))
 	assert.Contains(t, log.String(), "1001 so far")

@@ -190,13 +190,15 @@ func funcName(fn TaskFunc) string {
 
 // compiledSet is a TaskSet after tag filtering: read-only, shared by users.
 type compiledSet struct {
-	src     *TaskSet
-	tasks   []compiledTask
-	cum     []int // cumulative weights (weighted sets)
-	order   []int // run order (sequential sets), weights expanded
-	wait    WaitTime
-	onStart TaskFunc
-	onStop  TaskFunc
+	src         *TaskSet
+	tasks       []compiledTask
+	cum         []int // cumulative weights (weighted sets)
+	order       []int // run order (sequential sets), weights expanded
+	wait        WaitTime
+	onStart     TaskFunc
+	onStop      TaskFunc
+	onStartName string // shown as the running task ("set.on_start")
+	onStopName  string
 }
 
 type compiledTask struct {
@@ -231,7 +233,8 @@ func (f tagFilter) keep(tags []string) bool {
 // inherited are the tags of the enclosing sets.
 func (s *TaskSet) compile(f tagFilter, inherited []string) *compiledSet {
 	tags := append(slices.Clip(inherited), s.tags...)
-	c := &compiledSet{src: s, wait: s.wait, onStart: s.onStart, onStop: s.onStop}
+	c := &compiledSet{src: s, wait: s.wait, onStart: s.onStart, onStop: s.onStop,
+		onStartName: s.name + ".on_start", onStopName: s.name + ".on_stop"}
 	total := 0
 	for _, t := range s.tasks {
 		all := append(slices.Clip(tags), t.tags...)
@@ -278,8 +281,8 @@ func (c *compiledSet) pick(seq int) int {
 	return i
 }
 
-// taskNames returns the leaf tasks with their share of picks, for -l and
-// the task-ratio listing.
+// ratios adds each leaf task's share of picks to out, under its path
+// ("set/task"), for the task-ratio listing.
 func (c *compiledSet) ratios(prefix string, share float64, out map[string]float64) {
 	total := float64(c.cum[len(c.cum)-1])
 	prev := 0

@@ -78,7 +78,7 @@ func TestNestedSetInterrupt(t *testing.T) {
 				Wait(locust.WaitFunc(func(*locust.User) time.Duration { childWaits.Add(1); return 0 })).
 				Task(1, func(context.Context, *locust.User) error { runs.Add(1); return tc.err })
 			root := locust.NewTaskSet("root").TaskSet(1, child)
-			r := newRunner(t, locust.Config{Iterations: 50}, &locust.UserType{
+			r := newRunner(t, locust.Config{Users: 1, Iterations: 50}, &locust.UserType{
 				Name: "U", Tasks: root,
 				Wait: locust.WaitFunc(func(*locust.User) time.Duration { parentWaits.Add(1); return 0 }),
 			})
@@ -114,13 +114,13 @@ func TestNestedSetRunsUntilInterrupted(t *testing.T) {
 	outer := locust.NewSequentialTaskSet("outer").
 		Task(1, func(context.Context, *locust.User) error { add("home"); return nil }).
 		TaskSet(1, inner)
-	r := newRunner(t, locust.Config{Iterations: 8}, &locust.UserType{Name: "U", Tasks: outer})
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 8}, &locust.UserType{Name: "U", Tasks: outer})
 	run(t, r)
 	assert.Equal(t, strings.Fields("home in read read read out home in read read read out"), trace)
 }
 
 func TestInterruptOutsideNestedSetIsAnError(t *testing.T) {
-	r := newRunner(t, locust.Config{Iterations: 3}, &locust.UserType{Name: "U",
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 3}, &locust.UserType{Name: "U",
 		Tasks: locust.NewTaskSet("root").Task(1, func(context.Context, *locust.User) error { return locust.ErrInterrupt }, locust.TaskName("leave"))})
 	run(t, r)
 	ex := r.Snapshot().Exceptions
@@ -145,7 +145,7 @@ func TestSequentialSetRunsInOrder(t *testing.T) {
 		Task(2, step("a")). // weight: two in a row
 		Task(1, step("b")).
 		Task(1, step("c"))
-	r := newRunner(t, locust.Config{Iterations: 12}, &locust.UserType{Name: "Buyer", Tasks: seq})
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 12}, &locust.UserType{Name: "Buyer", Tasks: seq})
 	run(t, r)
 	assert.Equal(t, strings.Fields("a a b c a a b c a a b c"), trace)
 }
@@ -184,7 +184,7 @@ func TestUserOnStartOnStop(t *testing.T) {
 func TestOnStartErrors(t *testing.T) {
 	// an error in OnStart is recorded and the user goes on
 	var tasks atomic.Int64
-	r := newRunner(t, locust.Config{Iterations: 4}, &locust.UserType{
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 4}, &locust.UserType{
 		Name:    "U",
 		OnStart: func(context.Context, *locust.User) error { return errors.New("login failed") },
 		Tasks:   locust.NewTaskSet("t").Task(1, func(context.Context, *locust.User) error { tasks.Add(1); return nil }),
@@ -237,7 +237,7 @@ func TestStopUser(t *testing.T) {
 
 func TestRescheduleTask(t *testing.T) {
 	var waits, runs atomic.Int64
-	r := newRunner(t, locust.Config{Iterations: 10}, &locust.UserType{
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 10}, &locust.UserType{
 		Name: "U",
 		Wait: locust.WaitFunc(func(*locust.User) time.Duration { waits.Add(1); return 0 }),
 		Tasks: locust.NewTaskSet("t").Task(1, func(context.Context, *locust.User) error {
@@ -295,7 +295,7 @@ func TestTagFiltering(t *testing.T) {
 		Task(1, rec("a"), locust.Tags("x")).
 		Task(1, rec("b"), locust.Tags("y")).
 		TaskSet(1, locust.NewTaskSet("n").Task(1, rec("c"), locust.Tags("x")).Task(1, rec("d")).Task(1, func(context.Context, *locust.User) error { return locust.ErrInterrupt }, locust.Tags("x")))
-	r := newRunner(t, locust.Config{Iterations: 200, Tags: []string{"x"}}, &locust.UserType{Name: "U", Tasks: ts})
+	r := newRunner(t, locust.Config{Users: 1, Iterations: 200, Tags: []string{"x"}}, &locust.UserType{Name: "U", Tasks: ts})
 	run(t, r)
 	assert.Positive(t, ran["a"])
 	assert.Positive(t, ran["c"])

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -74,25 +72,47 @@ func (t *UserType) weight() int {
 
 // User is one running simulated user, handed to its tasks. A User belongs to
 // one goroutine: its methods are meant to be called from the user's own
-// tasks and are not safe for concurrent use, except Record, which is.
+// tasks and are not safe for concurrent use, except Record, RecordSuccess,
+// RecordFailure, RecordCutShort, Measure, Stopping and StoppedBy, which are.
 type User struct {
-	id            int
-	typ           *UserType
-	runner        *Runner
-	root          *compiledSet
-	rec           Recorder
-	values        map[any]any
-	lastTaskStart time.Time
-	timer         *time.Timer
+	runner    *Runner
+	plan      *userPlan
+	rec       atomic.Pointer[Recorder] // made at the user's first request
+	ctx       context.Context          // the user's context, set before it runs
+	cancel    context.CancelCauseFunc
+	values    map[any]any
+	lastStart int64         // start of the last task, ns after the runner's epoch; 0: none
+	wake      chan struct{} // a parked user's wake-up (sleepers)
+	wakeAt    int64         // when a parked user wakes (its sleepers shard's lock)
+	heapIdx   int32         // its index in its shard's heap, -1 when not parked
+	id        int32
 
-	ctx context.Context // the user's context, set before it runs
+	// written by the user's own goroutine only (one cache line per user,
+	// never shared with other users)
+	iters  atomic.Int64           // tasks started, read by Runner.Iterations
+	inTask atomic.Pointer[string] // name of the task running now, or nil
+	itTok  int32                  // iteration tokens in hand (Config.Iterations)
+	itHeld int32                  // tokens of the batch in hand, used or not
+	reqs   *reqCounter            // requests, for Config.MaxRequests (nil: no limit)
 
-	stopping atomic.Bool
-	counted  atomic.Bool // counted in Runner.UserCount
-	stopCh   chan struct{}
-	stopOnce sync.Once
-	cancel   context.CancelCauseFunc
+	flags atomic.Uint32 // userStopping, userCounted, userDone
 }
+
+// User flags.
+const (
+	userStopping = 1 << iota // asked to stop (set once, by requestStop*)
+	userCounted              // counted in Runner.UserCount
+	userDone                 // the user's goroutine has returned
+)
+
+// is reports whether flag f is set.
+func (u *User) is(f uint32) bool { return u.flags.Load()&f != 0 }
+
+// set sets flag f; false if it was set already.
+func (u *User) set(f uint32) bool { return u.flags.Or(f)&f == 0 }
+
+// clear clears flag f; false if it was clear already.
+func (u *User) clear(f uint32) bool { return u.flags.And(^f)&f != 0 }
 
 // ErrUserStopped is the cause (context.Cause) of a user's context when the
 // user is stopped: by the end of the test, a ramp-down, the run's context
@@ -101,10 +121,10 @@ type User struct {
 var ErrUserStopped = errors.New("locust: user stopped")
 
 // ID is the user's number, unique within its runner, counting from 1.
-func (u *User) ID() int { return u.id }
+func (u *User) ID() int { return int(u.id) }
 
 // Type is the user's type.
-func (u *User) Type() *UserType { return u.typ }
+func (u *User) Type() *UserType { return u.plan.typ }
 
 // Runner is the runner that runs the user.
 func (u *User) Runner() *Runner { return u.runner }
@@ -114,7 +134,7 @@ func (u *User) Host() string {
 	if h := u.runner.cfg.Host; h != "" {
 		return h
 	}
-	return u.typ.Host
+	return u.plan.typ.Host
 }
 
 // Value returns the per-user value stored under key, or nil.
@@ -130,10 +150,15 @@ func (u *User) SetValue(key, value any) {
 }
 
 // LastTaskStart is when the user's current or last task began.
-func (u *User) LastTaskStart() time.Time { return u.lastTaskStart }
+func (u *User) LastTaskStart() time.Time {
+	if u.lastStart == 0 {
+		return time.Time{}
+	}
+	return u.runner.sleepers.epoch.Add(time.Duration(u.lastStart))
+}
 
 // Stopping reports whether the user has been asked to stop.
-func (u *User) Stopping() bool { return u.stopping.Load() }
+func (u *User) Stopping() bool { return u.is(userStopping) }
 
 // StoppedBy reports whether ctx (the context handed to the user's task, or
 // one derived from it) ended because the user was stopped: its cause is
@@ -143,6 +168,19 @@ func (u *User) Stopping() bool { return u.stopping.Load() }
 // (a task's own timeout, even during a graceful stop) is not a stop.
 func (u *User) StoppedBy(ctx context.Context) bool {
 	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrUserStopped)
+}
+
+// recorder returns the user's Recorder, making it at the first request:
+// a user that records nothing does not pay for one.
+func (u *User) recorder() *Recorder {
+	if rc := u.rec.Load(); rc != nil {
+		return rc
+	}
+	rc := u.runner.stats.Recorder()
+	if u.rec.CompareAndSwap(nil, &rc) {
+		return &rc
+	}
+	return u.rec.Load()
 }
 
 // RecordCutShort counts one request cut short by the stop (see StoppedBy):
@@ -156,13 +194,13 @@ func (u *User) RecordCutShort() {
 // Record reports one request to the runner's statistics and its Request
 // listeners. It does not allocate. Safe for concurrent use.
 func (u *User) Record(r Request) {
-	u.runner.record(u.rec, &r)
+	u.runner.record(u, &r)
 }
 
 // RecordSuccess reports a successful request of the given type and name
 // that took d and returned length bytes.
 func (u *User) RecordSuccess(typ, name string, d time.Duration, length int64) {
-	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Length: length})
+	u.runner.record(u, &Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Length: length})
 }
 
 // RecordFailure reports a failed request of the given type and name that
@@ -179,7 +217,7 @@ func (u *User) RecordFailure(typ, name string, d time.Duration, err error) {
 		u.RecordCutShort()
 		return
 	}
-	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Err: err})
+	u.runner.record(u, &Request{Type: typ, Name: name, Start: time.Now().Add(-d), Duration: d, Err: err})
 }
 
 var errUnknown = errors.New("unknown error")
@@ -189,7 +227,7 @@ func (u *User) cutByStop(err error) bool {
 	if errors.Is(err, ErrUserStopped) {
 		return true
 	}
-	return u.stopping.Load() && errors.Is(err, context.Canceled) &&
+	return u.is(userStopping) && errors.Is(err, context.Canceled) &&
 		u.ctx != nil && errors.Is(context.Cause(u.ctx), ErrUserStopped)
 }
 
@@ -206,7 +244,7 @@ func (u *User) Measure(ctx context.Context, typ, name string, fn func(ctx contex
 		u.RecordCutShort() // cut short by the stop: counted, in no entry
 		return MarkRecorded(err)
 	}
-	u.runner.record(u.rec, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
+	u.runner.record(u, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
 	return MarkRecorded(err)
 }
 
@@ -233,210 +271,4 @@ func MarkRecorded(err error) error {
 func IsRecorded(err error) bool {
 	var r interface{ RequestRecorded() bool }
 	return errors.As(err, &r) && r.RequestRecorded()
-}
-
-// requestStop asks the user to stop; after timeout (0: at once) its context
-// is cancelled. Safe to call more than once.
-func (u *User) requestStop(timeout time.Duration) {
-	u.stopOnce.Do(func() {
-		u.stopping.Store(true)
-		close(u.stopCh)
-		if timeout <= 0 {
-			u.cancel(ErrUserStopped)
-			return
-		}
-		time.AfterFunc(timeout, func() { u.cancel(ErrUserStopped) })
-	})
-}
-
-// requestStopGraceful asks the user to stop after its running task,
-// however long that takes (the run's context still bounds it).
-func (u *User) requestStopGraceful() {
-	u.stopOnce.Do(func() {
-		u.stopping.Store(true)
-		close(u.stopCh)
-	})
-}
-
-// sleep waits d, returning false if the user was stopped meanwhile.
-func (u *User) sleep(ctx context.Context, d time.Duration) bool {
-	if u.stopping.Load() || ctx.Err() != nil {
-		return false
-	}
-	if d <= 0 {
-		return true
-	}
-	if u.timer == nil {
-		u.timer = time.NewTimer(d)
-	} else {
-		u.timer.Reset(d)
-	}
-	// Only the stop channel: every way a user's context ends (its stop, the
-	// runner's stop or its context) closes stopCh first, and waiting on
-	// ctx.Done() too would cost every sleeping user a channel and a waiter.
-	select {
-	case <-u.timer.C:
-		return true
-	case <-u.stopCh:
-	}
-	u.timer.Stop()
-	return false
-}
-
-// run is the user's goroutine.
-func (u *User) run(ctx context.Context) {
-	defer func() {
-		if u.timer != nil {
-			u.timer.Stop()
-		}
-	}()
-	if u.typ.OnStart == nil || !u.onStart(ctx, u.typ.OnStart) {
-		u.runSet(ctx, u.root, true)
-	}
-	u.finish(ctx)
-}
-
-// finish runs the type's OnStop. It runs on every stop, as Locust's on_stop
-// does, even when ctx is already cancelled (a stop timeout of 0): OnStop can
-// use context.WithoutCancel for work that must still be done.
-func (u *User) finish(ctx context.Context) {
-	if u.typ.OnStop != nil {
-		u.onStop(ctx, u.typ.OnStop)
-	}
-}
-
-// outcome of running a set
-const (
-	setStopped      = iota // the user must stop
-	setInterrupted         // parent picks at once
-	setInterruptedW        // parent waits first
-)
-
-// runSet runs a task set's loop until the user stops or the set is
-// interrupted.
-func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
-	r := u.runner
-	if c.onStart != nil && u.onStart(ctx, c.onStart) {
-		return setStopped
-	}
-	wait := c.wait
-	if wait == nil {
-		wait = u.typ.Wait
-	}
-	for seq := 0; ; seq++ {
-		if u.stopping.Load() || ctx.Err() != nil {
-			break
-		}
-		t := &c.tasks[c.pick(seq)]
-		skipWait := false
-		if t.set != nil {
-			switch u.runSet(ctx, t.set, false) {
-			case setStopped:
-				return u.leaveSet(ctx, c, setStopped)
-			case setInterrupted:
-				skipWait = true
-			}
-		} else {
-			if !r.takeIteration() {
-				break
-			}
-			u.lastTaskStart = time.Now()
-			err := u.call(ctx, t.fn, t.name)
-			switch {
-			case err == nil, errors.Is(err, ErrRescheduleTask):
-			case errors.Is(err, ErrInterrupt), errors.Is(err, ErrInterruptAndWait):
-				if root {
-					r.userError(u, fmt.Errorf("task %q returned %w outside a nested task set", t.name, err), "")
-				} else {
-					res := setInterrupted
-					if errors.Is(err, ErrInterruptAndWait) {
-						res = setInterruptedW
-					}
-					return u.leaveSet(ctx, c, res)
-				}
-			case errors.Is(err, ErrStopUser):
-				return u.leaveSet(ctx, c, setStopped)
-			case IsRecorded(err):
-				// already counted as a failed request
-			case u.StoppedBy(ctx):
-				// cancelled by the stop: not an error of the task
-			default:
-				r.userError(u, err, "")
-			}
-		}
-		if skipWait {
-			continue
-		}
-		var d time.Duration
-		if wait != nil {
-			d = wait.Wait(u)
-		}
-		if !u.sleep(ctx, d) {
-			break
-		}
-	}
-	return u.leaveSet(ctx, c, setStopped)
-}
-
-// leaveSet runs the set's OnStop on every exit (interrupt or stop, like
-// finish) and returns res.
-func (u *User) leaveSet(ctx context.Context, c *compiledSet, res int) int {
-	if c.onStop != nil {
-		u.onStop(ctx, c.onStop)
-	}
-	return res
-}
-
-// onStart runs an on-start function and records its error, unless the
-// error was already recorded as a failed request or comes from the stop's
-// cancellation; the user goes on, as in Locust. It reports whether the
-// function asked the user to stop (ErrStopUser).
-func (u *User) onStart(ctx context.Context, fn TaskFunc) (stop bool) {
-	err := u.call(ctx, fn, "on_start")
-	switch {
-	case errors.Is(err, ErrStopUser):
-		return true
-	case err == nil, IsRecorded(err), u.StoppedBy(ctx):
-	default:
-		u.runner.userError(u, err, "")
-	}
-	return false
-}
-
-// onStop runs an on-stop function and records its error, unless the error
-// is a control error, was already recorded as a failed request, or comes
-// from the stop's cancellation.
-func (u *User) onStop(ctx context.Context, fn TaskFunc) {
-	err := u.call(ctx, fn, "on_stop")
-	switch {
-	case err == nil, errors.Is(err, ErrStopUser), IsRecorded(err):
-	case u.StoppedBy(ctx):
-	default:
-		u.runner.userError(u, err, "")
-	}
-}
-
-// PanicError is the error recorded for a task that panicked.
-type PanicError struct {
-	// Task is the task's name.
-	Task string
-	// Value is what the task panicked with.
-	Value any
-	// Stack is the goroutine's stack at the panic.
-	Stack string
-}
-
-// Error describes the panic.
-func (e *PanicError) Error() string { return fmt.Sprintf("panic in task %s: %v", e.Task, e.Value) }
-
-// call runs fn, turning a panic into a recorded exception (returns nil).
-func (u *User) call(ctx context.Context, fn TaskFunc, name string) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			pe := &PanicError{Task: name, Value: v, Stack: string(debug.Stack())}
-			u.runner.userError(u, pe, pe.Stack)
-			err = nil
-		}
-	}()
-	return fn(ctx, u)
 }

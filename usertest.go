@@ -39,14 +39,13 @@ func NewTestUser(ctx context.Context, host string) *TestUser {
 	}
 	uctx, cancel := context.WithCancelCause(ctx)
 	u := &User{
-		ctx:    uctx,
-		id:     1,
-		typ:    typ,
-		runner: r,
-		root:   r.compiled[typ],
-		rec:    r.stats.Recorder(),
-		stopCh: make(chan struct{}),
-		cancel: cancel,
+		ctx:     uctx,
+		id:      1,
+		runner:  r,
+		plan:    r.plans[typ],
+		wake:    make(chan struct{}, 1),
+		heapIdx: -1,
+		cancel:  cancel,
 	}
 	tu := &TestUser{User: u, r: r}
 	tu.remove = r.events.Request.Add(func(req Request) {

@@ -1,6 +1,8 @@
 package locust
 
 import (
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 )
@@ -57,10 +59,10 @@ type PacingWait struct{ Interval time.Duration }
 
 // Wait returns the rest of the interval since the user's last task start.
 func (p PacingWait) Wait(u *User) time.Duration {
-	if u == nil || u.lastTaskStart.IsZero() {
+	if u == nil || u.lastStart == 0 {
 		return p.Interval
 	}
-	return max(p.Interval-time.Since(u.lastTaskStart), 0)
+	return max(p.Interval-time.Duration(u.runner.sleepers.now()-u.lastStart), 0)
 }
 
 var _ WaitTime = PacingWait{}
@@ -77,4 +79,46 @@ func ConstantThroughput(perSecond float64) PacingWait {
 		return PacingWait{}
 	}
 	return PacingWait{Interval: time.Duration(float64(time.Second) / perSecond)}
+}
+
+// shortestWait returns the longest wait w can give when that is under 1 ms
+// but not 0 (a wait typed as a bare number of nanoseconds), with the
+// strategy written as the user likely meant it; ok is false otherwise.
+// Only the strategies of this package are looked at.
+func shortestWait(w WaitTime) (longest time.Duration, meant string, ok bool) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%d*time.Millisecond", int64(d)) }
+	switch w := w.(type) {
+	case BetweenWait:
+		if w.Max > 0 && w.Max < time.Millisecond {
+			return w.Max, fmt.Sprintf("locust.Between(%s, %s)", ms(w.Min), ms(w.Max)), true
+		}
+	case ConstantWait:
+		if w.D > 0 && w.D < time.Millisecond {
+			return w.D, fmt.Sprintf("locust.Constant(%s)", ms(w.D)), true
+		}
+	case PacingWait:
+		if w.Interval > 0 && w.Interval < time.Millisecond {
+			return w.Interval, fmt.Sprintf("locust.ConstantPacing(%s)", ms(w.Interval)), true
+		}
+	}
+	return 0, "", false
+}
+
+// warnShortWaits logs a WARN for each wait strategy of the set (and its
+// nested sets) that waits under 1 ms between tasks: 5000 typed for 5 s is
+// 5 µs, and ten users then send tens of thousands of requests a second.
+func (c *compiledSet) warnShortWaits(log *slog.Logger, t *UserType) {
+	w := c.wait
+	if w == nil && c.src == t.Tasks {
+		w = t.Wait
+	}
+	if longest, meant, ok := shortestWait(w); ok {
+		log.Warn(fmt.Sprintf("user type %q waits at most %s between tasks: a duration is in nanoseconds; did you mean %s?",
+			t.Name, longest, meant), "user_type", t.Name, "task_set", c.src.name)
+	}
+	for _, task := range c.tasks {
+		if task.set != nil {
+			task.set.warnShortWaits(log, t)
+		}
+	}
 }

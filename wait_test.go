@@ -47,13 +47,16 @@ func TestConstantPacingWait(t *testing.T) {
 	assert.Equal(t, 100*time.Millisecond, p.Wait(&User{}))
 
 	// the task took 30 ms of the interval: wait the rest
-	u := &User{lastTaskStart: time.Now().Add(-30 * time.Millisecond)}
+	r := &Runner{}
+	r.sleepers.epoch = time.Now().Add(-time.Hour)
+	startedAgo := func(d time.Duration) int64 { return r.sleepers.now() - int64(d) }
+	u := &User{runner: r, lastStart: startedAgo(30 * time.Millisecond)}
 	d := p.Wait(u)
 	assert.LessOrEqual(t, d, 70*time.Millisecond)
 	assert.Greater(t, d, 0*time.Millisecond)
 
 	// the task took longer than the interval: no wait
-	u.lastTaskStart = time.Now().Add(-time.Second)
+	u.lastStart = startedAgo(time.Second)
 	assert.Zero(t, p.Wait(u))
 	assert.Zero(t, PacingWait{}.Wait(u))
 }
@@ -63,7 +66,9 @@ func TestConstantThroughputWait(t *testing.T) {
 	assert.Equal(t, PacingWait{Interval: 2 * time.Second}, ConstantThroughput(0.5))
 	assert.Equal(t, PacingWait{}, ConstantThroughput(0))
 	assert.Equal(t, PacingWait{}, ConstantThroughput(-3))
-	u := &User{lastTaskStart: time.Now()}
+	r := &Runner{}
+	r.sleepers.epoch = time.Now().Add(-time.Hour)
+	u := &User{runner: r, lastStart: r.sleepers.now()}
 	assert.LessOrEqual(t, ConstantThroughput(10).Wait(u), 100*time.Millisecond)
 	assert.Greater(t, ConstantThroughput(10).Wait(u), 50*time.Millisecond)
 }

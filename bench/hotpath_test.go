@@ -50,7 +50,7 @@ func BenchmarkUserRecord(b *testing.B) {
 		return nil
 	}
 	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
-	r, err := locust.NewRunner(locust.Config{Iterations: 1, Logger: discard()}, ut)
+	r, err := locust.NewRunner(locust.Config{Users: 1, Iterations: 1, Logger: discard()}, ut)
 	if err != nil {
 		b.Fatal(err)
 	}

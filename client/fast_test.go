@@ -54,7 +54,7 @@ func TestFastSharesOneClientPerRunnerAndHost(t *testing.T) {
 func runOnceTB(tb testing.TB, host string, task locust.TaskFunc) {
 	tb.Helper()
 	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
-	r, err := locust.NewRunner(locust.Config{Host: host, Iterations: 1}, ut)
+	r, err := locust.NewRunner(locust.Config{Host: host, Users: 1, Iterations: 1}, ut)
 	require.NoError(tb, err)
 	require.NoError(tb, r.Run(context.Background()))
 }

@@ -75,7 +75,7 @@ func eachKind(t *testing.T, test func(t *testing.T, k kind)) {
 func runOnce(t *testing.T, host string, task locust.TaskFunc) *locust.Snapshot {
 	t.Helper()
 	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
-	r, err := locust.NewRunner(locust.Config{Host: host, Iterations: 1}, ut)
+	r, err := locust.NewRunner(locust.Config{Host: host, Users: 1, Iterations: 1}, ut)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -139,7 +139,7 @@ func Run(t testing.TB, o Options, types ...*locust.UserType) *locust.Snapshot {
 func run(ctx context.Context, o Options, types []*locust.UserType) (*locust.Snapshot, error) {
 	cfg := locust.Config{
 		Host:        o.Host,
-		Users:       o.Users,
+		Users:       max(o.Users, 1), // 0 means 1 here; locust.Config's 0 is none
 		SpawnRate:   o.SpawnRate,
 		RunTime:     o.RunTime,
 		Iterations:  o.Iterations,

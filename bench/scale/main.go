@@ -2,7 +2,7 @@
 // one machine-readable line per check:
 //
 //	scale -mode users [-users 100000] [-hold 5s]
-//	    users whose task is a no-op followed by a 1 s constant wait, spawned
+//	    users whose task is a no-op followed by a 10 s constant wait, spawned
 //	    all at once: spawn rate achieved, peak RSS (VmHWM), tasks per second.
 //	scale -mode http [-users 10000] [-client fast|net] [-hold 10s]
 //	    HTTP users (GET / then a 1 s wait) against the demo target, which runs
@@ -141,10 +141,12 @@ func run(label string, users int, hold time.Duration, ut *locust.UserType, host 
 	return r
 }
 
+// runUsers runs users whose task is a no-op followed by a 10 s constant
+// wait: what one process costs per mostly idle user.
 func runUsers(users int, hold time.Duration) {
 	ut := &locust.UserType{
 		Name:  "Idle",
-		Wait:  locust.Constant(time.Second),
+		Wait:  locust.Constant(10 * time.Second),
 		Tasks: locust.NewTaskSet("noop").Task(1, func(context.Context, *locust.User) error { return nil }),
 	}
 	run("users", users, hold, ut, "")

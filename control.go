@@ -1,0 +1,312 @@
+package locust
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// The runner's control loop: it spawns and stops users to follow the
+// target user count and spawn rate, until the test must stop.
+
+// stopPlan says how the remaining users stop.
+type stopPlan struct {
+	timeout time.Duration // cancel their context after this (0: at once)
+	drain   bool          // let running tasks finish (after -i, -n)
+	kill    bool          // do not wait at all (Kill)
+}
+
+// ramp is the control loop's view of one change of the target.
+type ramp struct {
+	target    int
+	rate      float64
+	start     time.Time
+	from      int // live users when the ramp began
+	moved     int // users spawned (or stopped) by this ramp
+	completed bool
+	set       bool
+}
+
+// control spawns and stops users until the test must stop; it returns how
+// the remaining users stop. Users are spawned in uctx; ctx is the run's
+// context.
+func (r *Runner) control(ctx, uctx context.Context) stopPlan {
+	var rs ramp
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	warnedFixed := false
+	for {
+		// checked before any spawn: Stop before Run starts no user
+		if plan, stop := r.stopRequested(ctx); stop {
+			return plan
+		}
+		next, done, live := r.step(uctx, &rs, &warnedFixed)
+		switch {
+		case done && !rs.completed:
+			rs.completed = true
+			r.state.Store(int32(StateRunning))
+			if r.cfg.ResetStats {
+				r.stats.Reset()
+				r.events.ResetStats.fire(struct{}{})
+			}
+			r.log.Info("all users spawned", "users", live)
+			r.events.SpawningComplete.fire(live)
+		case !done:
+			r.state.Store(int32(StateSpawning))
+		}
+		var tc <-chan time.Time
+		if next >= 0 {
+			timer.Reset(next)
+			tc = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-r.stopCh:
+		case <-r.limitCh:
+		case <-r.wake:
+		case <-tc:
+		}
+		timer.Stop()
+	}
+}
+
+// stopRequested reports whether the test must stop, and how.
+func (r *Runner) stopRequested(ctx context.Context) (stopPlan, bool) {
+	select {
+	case <-ctx.Done():
+		r.stopWith("cancelled")
+		return stopPlan{}, true
+	case <-r.stopCh:
+		return stopPlan{timeout: r.stopTimeout(), kill: r.killed()}, true
+	case <-r.limitCh:
+		r.stopWith(r.limitWhy)
+		return stopPlan{drain: true}, true
+	default:
+		return stopPlan{}, false
+	}
+}
+
+// stopTimeout is the stop timeout for a stop by Stop: none after Abort or
+// Kill.
+func (r *Runner) stopTimeout() time.Duration {
+	if r.aborted() != nil || r.killed() {
+		return 0
+	}
+	return r.cfg.StopTimeout
+}
+
+// step spawns or stops the users due now. It returns when the next step is
+// due (-1: none), whether the target is reached, and the live users.
+func (r *Runner) step(uctx context.Context, rs *ramp, warnedFixed *bool) (next time.Duration, done bool, live int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	target, rate := r.target, r.rate
+	if m := r.maxUsers(); target > m {
+		if !*warnedFixed {
+			r.log.Warn("only fixed-count user types: running fewer users than asked", "asked", target, "running", m)
+			*warnedFixed = true
+		}
+		target = m
+	}
+	live = int(r.userCount.Load())
+	if !rs.set || target != rs.target || rate != rs.rate {
+		*rs = ramp{target: target, rate: rate, start: time.Now(), from: live, set: true}
+	}
+	total := abs(target - rs.from)
+	want := total // moves due by now
+	next = -1
+	if rate > 0 {
+		steps := int(time.Since(rs.start).Seconds() * rate)
+		if want = min(total, steps+1); want < total {
+			next = time.Until(rs.start.Add(time.Duration(float64(want) / rate * float64(time.Second))))
+		}
+	}
+	if target > rs.from {
+		// users that stopped themselves meanwhile are not replaced
+		r.users = slices.Grow(r.users, want-rs.moved)
+		for ; rs.moved < want; rs.moved++ {
+			r.spawnLocked(uctx)
+		}
+		done = rs.moved == total
+	} else {
+		for rs.moved < want && int(r.userCount.Load()) > target && r.retireNewestLocked() {
+			rs.moved++
+		}
+		done = rs.moved == total || int(r.userCount.Load()) <= target
+	}
+	r.compactLocked()
+	return next, done, int(r.userCount.Load())
+}
+
+// retireNewestLocked stops the newest live user, dropping the users that
+// stopped themselves on the way; false when there is none. r.mu is held.
+func (r *Runner) retireNewestLocked() bool {
+	for len(r.users) > 0 {
+		u := r.users[len(r.users)-1]
+		r.users = r.users[:len(r.users)-1]
+		r.typeCount[u.plan.typ]--
+		r.retiring = append(r.retiring, u)
+		if r.uncount(u) {
+			u.requestStop(r.cfg.StopTimeout)
+			return true
+		}
+	}
+	return false
+}
+
+// compactLocked forgets the retiring users whose goroutine ended, keeping
+// their task runs. r.mu is held.
+func (r *Runner) compactLocked() {
+	if len(r.retiring) < 64 {
+		return
+	}
+	kept := r.retiring[:0]
+	for _, u := range r.retiring {
+		if u.is(userDone) {
+			r.itersDone += u.iters.Load()
+		} else {
+			kept = append(kept, u)
+		}
+	}
+	clear(r.retiring[len(kept):])
+	r.retiring = kept
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// maxUsers is how many users the types allow (unbounded with weighted types).
+func (r *Runner) maxUsers() int {
+	n := 0
+	for _, t := range r.types {
+		if t.FixedCount == 0 {
+			return int(^uint(0) >> 1)
+		}
+		n += t.FixedCount
+	}
+	return n
+}
+
+// nextType chooses the type of the next user: fixed counts first, then
+// the weighted type furthest below its share.
+func (r *Runner) nextType() *UserType {
+	for _, t := range r.types {
+		if t.FixedCount > 0 && r.typeCount[t] < t.FixedCount {
+			return t
+		}
+	}
+	var totalW, k int
+	for _, t := range r.types {
+		if t.FixedCount == 0 {
+			totalW += t.weight()
+			k += r.typeCount[t]
+		}
+	}
+	var best *UserType
+	bestDef := 0.0
+	for _, t := range r.types {
+		if t.FixedCount != 0 {
+			continue
+		}
+		def := float64(t.weight())*float64(k+1)/float64(totalW) - float64(r.typeCount[t])
+		if best == nil || def > bestDef {
+			best, bestDef = t, def
+		}
+	}
+	return best
+}
+
+// spawnLocked starts one user; r.mu must be held.
+func (r *Runner) spawnLocked(ctx context.Context) {
+	t := r.nextType()
+	r.nextID++
+	u := &User{
+		id:      int32(r.nextID),
+		runner:  r,
+		plan:    r.plans[t],
+		wake:    make(chan struct{}, 1),
+		heapIdx: -1,
+	}
+	// ctx has no cancellation (see Run): the user's context is not
+	// registered with a parent, which would cost every user a map entry
+	u.ctx, u.cancel = context.WithCancelCause(ctx)
+	if r.cfg.MaxRequests > 0 {
+		u.reqs = &reqCounter{}
+	}
+	r.users = append(r.users, u)
+	r.typeCount[t]++
+	u.set(userCounted)
+	r.userCount.Add(1)
+	r.wg.Add(1)
+	go r.runUser(u)
+}
+
+// runUser is the goroutine of one user.
+func (r *Runner) runUser(u *User) {
+	defer r.wg.Done()
+	u.run(u.ctx)
+	u.cancel(ErrUserStopped)
+	if !u.is(userStopping) {
+		// the user stopped itself (ErrStopUser, iterations): it no
+		// longer counts, and its slot is not refilled, as in Locust
+		r.uncount(u)
+	}
+	u.returnTokens()
+	u.set(userDone)
+}
+
+// uncount removes u from the running user count, once; false if it was
+// not counted any more.
+func (r *Runner) uncount(u *User) bool {
+	if u.clear(userCounted) {
+		r.userCount.Add(-1)
+		return true
+	}
+	return false
+}
+
+// stopAll asks every user to stop, newest first, and returns every user
+// whose goroutine may still run.
+func (r *Runner) stopAll(plan stopPlan) []*User {
+	r.mu.Lock()
+	users := r.users
+	r.users = nil
+	clear(r.typeCount)
+	// one slice for every user, newest first, kept as retiring (nothing
+	// changes it once the control loop ended)
+	all := make([]*User, 0, len(users)+len(r.retiring))
+	for i := len(users) - 1; i >= 0; i-- {
+		all = append(all, users[i])
+	}
+	all = append(all, r.retiring...)
+	r.retiring = all
+	r.mu.Unlock()
+	for i := len(users) - 1; i >= 0; i-- {
+		u := users[i]
+		r.uncount(u)
+		if plan.timeout == 0 && !plan.drain {
+			u.requestStop(0)
+		} else {
+			u.requestStopLater()
+		}
+	}
+	return all
+}
+
+// warnAtStart logs the mistakes that a test with these settings likely
+// holds: no user at all, waits in nanoseconds.
+func (r *Runner) warnAtStart() {
+	r.mu.Lock()
+	target := r.target
+	r.mu.Unlock()
+	if target == 0 {
+		r.log.Warn("the test has 0 users: it runs nothing until SetUsers asks for users")
+	}
+	for _, t := range r.types {
+		r.plans[t].root.warnShortWaits(r.log, t)
+	}
+}

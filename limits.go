@@ -1,0 +1,209 @@
+package locust
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits on iterations (-i) and requests (-n) without a counter shared by
+// every task or request: the runner hands out the N runs or requests as
+// tokens, in batches, from a pool (quota). A user takes a batch, uses its
+// tokens without touching shared memory, and reports a batch to the quota
+// once all its tokens are used; it gives back what it did not use when it
+// stops. The limit is reached when the last of the N tokens is used, which
+// is exact: never more than N task runs start.
+
+// cacheLine is the padding that keeps a quota's counters off the cache
+// lines of other fields.
+const cacheLine = 64
+
+// maxBatch is the most tokens a user takes at once. A batch is also at most
+// a quarter of the pool's share per live user, so that near the end tokens
+// go one at a time and no user holds many that others could use.
+const maxBatch = 64
+
+// quota hands out limit tokens in batches. Safe for concurrent use.
+type quota struct {
+	_     [cacheLine]byte
+	pool  atomic.Int64 // tokens not handed out
+	used  atomic.Int64 // tokens of batches reported as used
+	dry   atomic.Bool  // the pool was found empty once
+	limit int64        // 0: no limit
+	_     [cacheLine]byte
+}
+
+func (q *quota) init(limit int64) {
+	q.limit = limit
+	q.pool.Store(limit)
+}
+
+// grab takes a batch of tokens for one of users live users; 0 means the
+// pool is empty.
+func (q *quota) grab(users int64) int64 {
+	for {
+		p := q.pool.Load()
+		if p <= 0 {
+			q.dry.Store(true)
+			return 0
+		}
+		b := min(max(p/(4*max(users, 1)), 1), maxBatch)
+		if q.pool.CompareAndSwap(p, p-b) {
+			return b
+		}
+	}
+}
+
+// give returns n unused tokens to the pool.
+func (q *quota) give(n int64) {
+	if n > 0 {
+		q.pool.Add(n)
+	}
+}
+
+// use reports n tokens as used; it is true once all limit tokens are used.
+func (q *quota) use(n int64) bool {
+	if n <= 0 {
+		return false
+	}
+	return q.used.Add(n) >= q.limit
+}
+
+// takeIteration counts one task run; false means the iteration or request
+// limit is reached and the user must stop: no new task starts then. It is
+// called from the user's own goroutine only.
+func (u *User) takeIteration(ctx context.Context) bool {
+	r := u.runner
+	if r.limitHit.Load() {
+		return false
+	}
+	if c := u.reqs; c != nil && r.reqQuota.dry.Load() && c.n.Load() >= c.mark.Load() {
+		// no request left for this user: others finish theirs, and the
+		// limit is reached when the last is recorded
+		return false
+	}
+	if q := &r.iterQuota; q.limit > 0 {
+		if u.itTok == 0 {
+			b := u.grabIterations(ctx, q)
+			if b == 0 {
+				return false
+			}
+			u.itTok, u.itHeld = int32(b), int32(b)
+		}
+		u.itTok--
+		if u.itTok == 0 {
+			held := u.itHeld
+			u.itHeld = 0
+			if q.use(int64(held)) {
+				r.limitReached("iterations")
+			}
+		}
+	}
+	u.iters.Add(1)
+	return true
+}
+
+// pollDry is how often a user with no runs left looks whether another
+// user gave some back (stopping with runs in hand) while the pool is dry.
+const pollDry = 5 * time.Millisecond
+
+// grabIterations takes a batch of task runs. When the pool is dry but not
+// all runs are used yet (other users hold some and may stop without using
+// them), it waits for runs given back, the limit or the user's stop; 0
+// means the user must stop.
+func (u *User) grabIterations(ctx context.Context, q *quota) int64 {
+	r := u.runner
+	for {
+		if b := q.grab(r.userCount.Load()); b > 0 {
+			return b
+		}
+		if q.used.Load() >= q.limit || r.limitHit.Load() || !u.sleep(ctx, pollDry) {
+			return 0
+		}
+	}
+}
+
+// returnTokens settles the user's tokens when its goroutine ends: the used
+// ones are reported, the others go back to the pool. When the pool ran dry
+// and no user is left to use what comes back, the limit counts as reached.
+func (u *User) returnTokens() {
+	r := u.runner
+	if q := &r.iterQuota; q.limit > 0 {
+		used := int64(u.itHeld - u.itTok)
+		q.give(int64(u.itTok))
+		u.itTok, u.itHeld = 0, 0
+		if q.use(used) || (q.dry.Load() && r.userCount.Load() == 0) {
+			r.limitReached("iterations")
+		}
+	}
+	if c := u.reqs; c != nil {
+		q := &r.reqQuota
+		if c.settle(q) || (q.dry.Load() && r.userCount.Load() == 0) {
+			r.limitReached("requests")
+		}
+	}
+}
+
+// reqCounter counts one user's requests against Config.MaxRequests. Safe
+// for concurrent use (a task may record from several goroutines); the fast
+// path is one atomic add and one load, on the user's own memory.
+type reqCounter struct {
+	n       atomic.Int64 // requests recorded by the user
+	mark    atomic.Int64 // tokens granted to the user so far
+	mu      sync.Mutex   // guards the slow path and flushed
+	flushed int64        // tokens reported to the quota as used
+}
+
+// count counts one request.
+func (c *reqCounter) count(r *Runner) {
+	n := c.n.Add(1)
+	if n < c.mark.Load() {
+		return
+	}
+	c.slow(r, n)
+}
+
+// slow handles the request that uses the last token granted (n == mark: the
+// batch is reported) or one past it (a new batch is taken). Past the
+// limit, requests are still recorded: tasks already running may finish.
+func (c *reqCounter) slow(r *Runner, n int64) {
+	q := &r.reqQuota
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		m := c.mark.Load()
+		switch {
+		case n < m:
+			return
+		case n == m:
+			reached := q.use(m - c.flushed)
+			c.flushed = m
+			if reached {
+				r.limitReached("requests")
+			}
+			return
+		}
+		b := q.grab(r.userCount.Load())
+		if b == 0 {
+			return
+		}
+		c.mark.Store(m + b)
+	}
+}
+
+// settle reports the used tokens and gives back the others; it is true
+// when that used the last of the limit's tokens.
+func (c *reqCounter) settle(q *quota) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, m := c.n.Load(), c.mark.Load()
+	if n >= m {
+		return false // every granted token was used and reported
+	}
+	q.give(m - n)
+	reached := q.use(n - c.flushed)
+	c.flushed = n
+	c.mark.Store(n)
+	return reached
+}

@@ -1,0 +1,80 @@
+package locust
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The drain after -i and -n is bounded too: by the stop timeout when set,
+// else by the drain limit; then the same grace and the same report.
+func TestDrainIsBounded(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   Config
+		after string
+	}{
+		{"iterations, drain limit", Config{Iterations: 2}, "after the drain limit (300ms)"},
+		{"requests, drain limit", Config{MaxRequests: 2}, "after the drain limit (300ms)"},
+		{"iterations, stop timeout", Config{Iterations: 2, StopTimeout: 200 * time.Millisecond}, "after the stop timeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			release := make(chan struct{})
+			defer close(release)
+			task := func(_ context.Context, u *User) error {
+				u.RecordSuccess("op", "x", time.Millisecond, 0)
+				<-release // ignores its context
+				return nil
+			}
+			var log lockedBuffer
+			tc.cfg.Users = 2
+			tc.cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+			r, err := NewRunner(tc.cfg, &UserType{Name: "U", Tasks: NewTaskSet("t").Task(1, task, TaskName("stuck"))})
+			require.NoError(t, err)
+			r.drainLimit = 300 * time.Millisecond
+			done := make(chan error, 1)
+			t0 := time.Now()
+			go func() { done <- r.Run(context.Background()) }()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(20 * time.Second):
+				t.Fatal("the drain held Run")
+			}
+			assert.Less(t, time.Since(t0), 10*time.Second)
+			assert.Contains(t, log.String(), "2 users still inside task stuck "+tc.after)
+			assert.Equal(t, 2, r.Abandoned())
+		})
+	}
+}
+
+func TestAbandonMessage(t *testing.T) {
+	assert.Equal(t, "3 users still inside tasks a (2), b (1) after Kill: not waiting for them",
+		abandonMessage(3, map[string]int{"b": 1, "a": 2}, "Kill"))
+}

@@ -1,0 +1,225 @@
+package locust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// The task engine: a user's goroutine walks its type's compiledSet, picking
+// tasks, running them and waiting between them, until it is stopped.
+
+// userPlan is what every user of one type runs: read-only, shared.
+type userPlan struct {
+	typ  *UserType
+	root *compiledSet
+}
+
+// Names a user shows as its current task while it runs its type's
+// OnStart and OnStop (see Runner.stopWait's report of abandoned users).
+type hookNames struct{ onStart, onStop string }
+
+// requestStop asks the user to stop; after timeout (0: at once) its context
+// is cancelled. Safe to call more than once.
+func (u *User) requestStop(timeout time.Duration) {
+	if !u.set(userStopping) {
+		return
+	}
+	u.runner.sleepers.wake(u)
+	if timeout <= 0 {
+		u.cancel(ErrUserStopped)
+		return
+	}
+	time.AfterFunc(timeout, func() { u.cancel(ErrUserStopped) })
+}
+
+// requestStopLater asks the user to stop after its running task; its
+// context is cancelled by the runner (Runner.stopWait) when the stop
+// timeout or the drain limit expires.
+func (u *User) requestStopLater() {
+	if u.set(userStopping) {
+		u.runner.sleepers.wake(u)
+	}
+}
+
+// sleep waits d, returning false if the user was stopped meanwhile.
+func (u *User) sleep(ctx context.Context, d time.Duration) bool {
+	if u.is(userStopping) || ctx.Err() != nil {
+		return false
+	}
+	if d <= 0 {
+		return true
+	}
+	// Every way a user's context ends (its stop, the runner's stop or its
+	// context) sets stopping and wakes it first: a sleeping user needs no
+	// timer or channel of its own besides its wake channel.
+	return u.runner.sleepers.sleep(u, d)
+}
+
+// run is the user's goroutine.
+func (u *User) run(ctx context.Context) {
+	typ := u.plan.typ
+	if typ.OnStart == nil || !u.onStart(ctx, typ.OnStart, &u.runner.hooks.onStart) {
+		u.runSet(ctx, u.plan.root, true)
+	}
+	u.finish(ctx)
+}
+
+// finish runs the type's OnStop. It runs on every stop, as Locust's on_stop
+// does, even when ctx is already cancelled (a stop timeout of 0): OnStop can
+// use context.WithoutCancel for work that must still be done.
+func (u *User) finish(ctx context.Context) {
+	if fn := u.plan.typ.OnStop; fn != nil {
+		u.onStop(ctx, fn, &u.runner.hooks.onStop)
+	}
+}
+
+// outcome of running a set
+const (
+	setStopped      = iota // the user must stop
+	setInterrupted         // parent picks at once
+	setInterruptedW        // parent waits first
+)
+
+// runSet runs a task set's loop until the user stops or the set is
+// interrupted.
+func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
+	if c.onStart != nil && u.onStart(ctx, c.onStart, &c.onStartName) {
+		return setStopped
+	}
+	wait := c.wait
+	if wait == nil {
+		wait = u.plan.typ.Wait
+	}
+	for seq := 0; ; seq++ {
+		if u.is(userStopping) || ctx.Err() != nil {
+			break
+		}
+		t := &c.tasks[c.pick(seq)]
+		skipWait := false
+		if t.set != nil {
+			switch u.runSet(ctx, t.set, false) {
+			case setStopped:
+				return u.leaveSet(ctx, c, setStopped)
+			case setInterrupted:
+				skipWait = true
+			}
+		} else {
+			if !u.takeIteration(ctx) {
+				break
+			}
+			u.lastStart = max(u.runner.sleepers.now(), 1)
+			if res, leave := u.runTask(ctx, t, root); leave {
+				return u.leaveSet(ctx, c, res)
+			}
+		}
+		if skipWait {
+			continue
+		}
+		var d time.Duration
+		if wait != nil {
+			d = wait.Wait(u)
+		}
+		if !u.sleep(ctx, d) {
+			break
+		}
+	}
+	return u.leaveSet(ctx, c, setStopped)
+}
+
+// runTask runs one leaf task and handles what it returned. leave says that
+// the set must be left with res.
+func (u *User) runTask(ctx context.Context, t *compiledTask, root bool) (res int, leave bool) {
+	r := u.runner
+	err := u.call(ctx, t.fn, &t.name)
+	switch {
+	case err == nil, errors.Is(err, ErrRescheduleTask):
+	case errors.Is(err, ErrInterrupt), errors.Is(err, ErrInterruptAndWait):
+		if root {
+			r.userError(u, fmt.Errorf("task %q returned %w outside a nested task set", t.name, err), "")
+			return 0, false
+		}
+		if errors.Is(err, ErrInterruptAndWait) {
+			return setInterruptedW, true
+		}
+		return setInterrupted, true
+	case errors.Is(err, ErrStopUser):
+		return setStopped, true
+	case IsRecorded(err):
+		// already counted as a failed request
+	case u.StoppedBy(ctx):
+		// cancelled by the stop: not an error of the task
+	default:
+		r.userError(u, err, "")
+	}
+	return 0, false
+}
+
+// leaveSet runs the set's OnStop on every exit (interrupt or stop, like
+// finish) and returns res.
+func (u *User) leaveSet(ctx context.Context, c *compiledSet, res int) int {
+	if c.onStop != nil {
+		u.onStop(ctx, c.onStop, &c.onStopName)
+	}
+	return res
+}
+
+// onStart runs an on-start function and records its error, unless the
+// error was already recorded as a failed request or comes from the stop's
+// cancellation; the user goes on, as in Locust. It reports whether the
+// function asked the user to stop (ErrStopUser).
+func (u *User) onStart(ctx context.Context, fn TaskFunc, name *string) (stop bool) {
+	err := u.call(ctx, fn, name)
+	switch {
+	case errors.Is(err, ErrStopUser):
+		return true
+	case err == nil, IsRecorded(err), u.StoppedBy(ctx):
+	default:
+		u.runner.userError(u, err, "")
+	}
+	return false
+}
+
+// onStop runs an on-stop function and records its error, unless the error
+// is a control error, was already recorded as a failed request, or comes
+// from the stop's cancellation.
+func (u *User) onStop(ctx context.Context, fn TaskFunc, name *string) {
+	err := u.call(ctx, fn, name)
+	switch {
+	case err == nil, errors.Is(err, ErrStopUser), IsRecorded(err):
+	case u.StoppedBy(ctx):
+	default:
+		u.runner.userError(u, err, "")
+	}
+}
+
+// PanicError is the error recorded for a task that panicked.
+type PanicError struct {
+	// Task is the task's name.
+	Task string
+	// Value is what the task panicked with.
+	Value any
+	// Stack is the goroutine's stack at the panic.
+	Stack string
+}
+
+// Error describes the panic.
+func (e *PanicError) Error() string { return fmt.Sprintf("panic in task %s: %v", e.Task, e.Value) }
+
+// call runs fn, turning a panic into a recorded exception (returns nil).
+// name (a task's name, or the name of a hook) is shown as the user's
+// current task while fn runs.
+func (u *User) call(ctx context.Context, fn TaskFunc, name *string) (err error) {
+	u.inTask.Store(name)
+	defer func() {
+		u.inTask.Store(nil)
+		if v := recover(); v != nil {
+			pe := &PanicError{Task: *name, Value: v, Stack: string(debug.Stack())}
+			u.runner.taskPanic(u, pe)
+			err = nil
+		}
+	}()
+	return fn(ctx, u)
+}
