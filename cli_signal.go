@@ -59,9 +59,13 @@ func (s *session) run(ctx context.Context, r *Runner) int {
 		return s.finish(ctx, r, r.Snapshot())
 	case sig := <-forced:
 		stopTable()
-		r.Stop()
 		s.logger.Warn("second signal: exiting without waiting for the users",
 			"signal", sig.String(), "users_still_running", r.UserCount())
+		r.Kill() // Run stops its users' contexts and returns at once
+		select {
+		case <-runDone:
+		case <-time.After(time.Second): // never expected; do not wait for it
+		}
 		s.finish(ctx, r, r.Snapshot())
 		return exitCodeForSignal(sig)
 	}
