@@ -22,6 +22,7 @@ import (
 	"github.com/golocust/locust/client"
 	"github.com/golocust/locust/demo"
 	"github.com/golocust/locust/report"
+	"github.com/golocust/locust/run"
 	"github.com/golocust/locust/threshold"
 )
 
@@ -59,7 +60,7 @@ var websiteUser = &locust.UserType{
 }
 
 func main() {
-	locust.Main(websiteUser)
+	run.Main(websiteUser)
 }
 
 // ---- Several user types ----
