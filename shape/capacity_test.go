@@ -21,6 +21,7 @@ import (
 	"github.com/golocust/locust/client"
 	"github.com/golocust/locust/run"
 	"github.com/golocust/locust/shape"
+	"github.com/golocust/locust/threshold"
 )
 
 // limitedServer serves at most k requests at once, each taking service,
@@ -95,7 +96,7 @@ func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
 	text := out.String() + errOut.String()
 	t.Log(text)
 	assert.Less(t, elapsed, 30*time.Second)
-	assert.NotEqual(t, 2, code, text)
+	assert.Equal(t, 0, code, "a capacity was found: the search decides the exit code\n%s", text)
 	assert.Contains(t, errOut.String(), "capacity search ended", "the search stopped the test")
 
 	raw, err := os.ReadFile(jsonFile)
@@ -167,4 +168,19 @@ func TestCommandFindCapacityStopsWhenGeneratorIsShort(t *testing.T) {
 	assert.Contains(t, text, "not the target's")
 	assert.Contains(t, text, "generator short of CPU", "the table marks the step")
 	assert.NotContains(t, text, "broke")
+}
+
+// When not even the first step holds, the search finds no capacity and the
+// exit code is the threshold one (3); the whole run's thresholds are
+// printed, the search decides.
+func TestCommandFindCapacityNoStepHoldsExits3(t *testing.T) {
+	var out, errOut bytes.Buffer
+	th := newThresholds(t, "p50 < 1us") // the quiet user records 1 ms
+	c := command(&out, &errOut, nil, th, shape.NewExtension(th))
+	code := c.Run(context.Background(), []string{"--headless", "--only-summary", "-t", "20s",
+		"--find-capacity", "--capacity-step", "1", "--capacity-settle", "100ms", "--capacity-hold", "300ms"})
+	text := out.String() + errOut.String()
+	assert.Equal(t, threshold.ExitCode, code, text)
+	assert.Contains(t, text, "another extension decides the exit code")
+	assert.NotContains(t, text, "Capacity: 1 users")
 }

@@ -28,7 +28,11 @@ import (
 // given to NewExtension on each step; it prints a line naming the capacity
 // and a table per step, and adds the Result under the key "capacity" to the
 // report data (the "extra" object of --json/--json-file and the HTML
-// report). A shape set with SetShape drives every test instead of --stages.
+// report). With --find-capacity the search decides the exit code: 0 when a
+// step held (a capacity was found), threshold.ExitCode (3) when none did;
+// the thresholds on the whole run are still printed but do not decide, as
+// the search breaks them on purpose. A shape set with SetShape drives every
+// test instead of --stages.
 //
 // An Extension is used by one Command run at a time; Result is safe for
 // concurrent use.
@@ -163,6 +167,10 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 	e.mu.Lock()
 	e.result = nil
 	e.mu.Unlock()
+	if e.th != nil {
+		// the search judges each step; the whole run breaks on purpose
+		e.th.LeaveVerdict(e.find)
+	}
 	shape := e.code
 	if shape == nil {
 		shape = e.parsed
@@ -252,9 +260,18 @@ func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Sn
 		f()
 	}
 	e.cleanup = nil
-	if res := e.Result(); res != nil {
+	res := e.Result()
+	if res != nil {
 		fmt.Fprintln(out)
 		res.Print(out)
 	}
-	return locust.Verdict{}, nil
+	if !e.find {
+		return locust.Verdict{}, nil
+	}
+	// the search decides: 0 when a step held, the threshold exit code when
+	// none did (the thresholds broke at the first step, or no step ran)
+	if res != nil && res.Capacity >= 0 {
+		return locust.Verdict{Decided: true}, nil
+	}
+	return locust.Verdict{Decided: true, ExitCode: threshold.ExitCode}, nil
 }

@@ -51,6 +51,8 @@ type Extension struct {
 	results    []Result
 	abortedBy  *Result
 
+	leave bool // LeaveVerdict: print the results, decide nothing
+
 	aborted atomic.Bool
 	quit    chan struct{} // closes to end the live checker
 	done    chan struct{} // closed when the live checker ended
@@ -298,6 +300,7 @@ func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Sn
 	}
 	e.active, e.configured = nil, false
 	abortedBy := e.abortedBy
+	leave := e.leave
 	e.mu.Unlock()
 	if len(ts) == 0 {
 		return locust.Verdict{}, nil
@@ -313,11 +316,27 @@ func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Sn
 			fmt.Fprintf(out, "The test was stopped early: threshold %q failed (actual %s).\n", exprOf(abortedBy.Threshold), abortedBy.ActualText)
 		}
 	}
+	if leave {
+		if out != nil {
+			fmt.Fprintln(out, "(These are the whole run's figures; another extension decides the exit code.)")
+		}
+		return locust.Verdict{}, nil
+	}
 	code := 0
 	if !AllPass(rs) {
 		code = ExitCode
 	}
 	return locust.Verdict{Decided: true, ExitCode: code}, nil
+}
+
+// LeaveVerdict makes Stop still evaluate and print the thresholds on the
+// whole run but leave the exit code to another extension: the capacity
+// search (package shape) sets it, since it applies the thresholds to each
+// step and breaks them on purpose at the last one. Safe for concurrent use.
+func (e *Extension) LeaveVerdict(leave bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.leave = leave
 }
 
 // Results returns the results of the last finished run (nil before one

@@ -34,12 +34,9 @@ func TestFindsTheDemoCapacity(t *testing.T) {
 	start := time.Now()
 	err = cmd.Run()
 	text := stdout.String() + stderr.String()
-	var exit *exec.ExitError
-	if err != nil {
-		require.ErrorAs(t, err, &exit, text)
-		// the whole run's thresholds fail once the search pushed past them
-		assert.Equal(t, 3, exit.ExitCode(), text)
-	}
+	// a capacity was found: exit 0, though the whole run's thresholds
+	// fail once the search pushed past them (they are printed, not judged)
+	require.NoError(t, err, text)
 	assert.Less(t, time.Since(start), 60*time.Second)
 
 	m := regexp.MustCompile(`Capacity: (\d+) users, ([0-9.]+) req/s`).FindStringSubmatch(text)
