@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/cluster/wire"
 )
 
@@ -49,6 +50,10 @@ type MasterConfig struct {
 	// Locust's): a worker silent for more than 3 ticks is marked missing
 	// and its users go to the others; a heartbeat heals it.
 	HeartbeatInterval time.Duration
+	// Stats, if set, receives every worker report (Stats.Merge) and
+	// exception, so that the command line's console, reports and
+	// thresholds show the workers' requests.
+	Stats *locust.Stats
 }
 
 // WorkerInfo is what the master knows of one worker. It is plain data.
@@ -215,14 +220,20 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		return
 	case wire.TypeStats:
 		// merged whoever sent it, as Locust does
-		if err := m.stats.merge(msg.Data); err != nil {
+		entries, errs, err := m.stats.merge(msg.Data)
+		if err != nil {
 			m.log.Warn("master: bad stats report", "worker", node, "err", err)
+		} else if m.cfg.Stats != nil {
+			m.cfg.Stats.Merge(entries, errs)
 		}
 	case wire.TypeException:
 		if d, ok := wire.Map(msg.Data); ok {
 			s, _ := d["msg"].(string)
 			tb, _ := d["traceback"].(string)
 			m.stats.addException(s, tb, node)
+			if m.cfg.Stats != nil {
+				m.cfg.Stats.AddException(s, tb, node, 1)
+			}
 		}
 	}
 	if w == nil {
@@ -548,14 +559,14 @@ func (s *MasterStats) addException(msg, tb, node string) {
 
 // merge adds one worker report, accepting what Python sends (float keys
 // and numbers, None).
-func (s *MasterStats) merge(data any) error {
+func (s *MasterStats) merge(data any) ([]locust.RemoteEntry, []locust.RemoteError, error) {
 	d, ok := wire.Map(data)
 	if !ok {
-		return fmt.Errorf("data is %T", data)
+		return nil, nil, fmt.Errorf("data is %T", data)
 	}
 	list, ok := d["stats"].([]any)
 	if !ok && d["stats"] != nil {
-		return fmt.Errorf("stats is %T", d["stats"])
+		return nil, nil, fmt.Errorf("stats is %T", d["stats"])
 	}
 	var entries []struct {
 		k entryKey
@@ -564,11 +575,11 @@ func (s *MasterStats) merge(data any) error {
 	for _, e := range list {
 		em, ok := wire.Map(e)
 		if !ok {
-			return fmt.Errorf("entry is %T", e)
+			return nil, nil, fmt.Errorf("entry is %T", e)
 		}
 		a, k, err := parseEntry(em)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		entries = append(entries, struct {
 			k entryKey
@@ -577,12 +588,14 @@ func (s *MasterStats) merge(data any) error {
 	}
 	tm, ok := wire.Map(d["stats_total"])
 	if !ok {
-		return errors.New("no stats_total")
+		return nil, nil, errors.New("no stats_total")
 	}
 	total, _, err := parseEntry(tm)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	var remote []locust.RemoteEntry
+	var remoteErrs []locust.RemoteError
 	errs, _ := wire.Map(d["errors"])
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -593,6 +606,7 @@ func (s *MasterStats) merge(data any) error {
 			s.entries[e.k] = cur
 		}
 		cur.merge(e.a)
+		remote = append(remote, e.a.remote(e.k))
 	}
 	s.total.merge(total)
 	for key, v := range errs {
@@ -601,6 +615,12 @@ func (s *MasterStats) merge(data any) error {
 			continue
 		}
 		n, _ := wire.Int(em["occurrences"])
+		{
+			name, _ := em["name"].(string)
+			method, _ := em["method"].(string)
+			text, _ := em["error"].(string)
+			remoteErrs = append(remoteErrs, locust.RemoteError{Method: method, Name: name, Text: text, Count: n})
+		}
 		if cur, ok := s.errors[key]; ok {
 			cur.Occurrences += n
 			s.errors[key] = cur
@@ -611,7 +631,16 @@ func (s *MasterStats) merge(data any) error {
 		text, _ := em["error"].(string)
 		s.errors[key] = ErrorReport{Name: name, Method: method, Error: text, Occurrences: n}
 	}
-	return nil
+	return remote, remoteErrs, nil
+}
+
+// remote is the accumulator as a report for locust.Stats.Merge.
+func (a *acc) remote(k entryKey) locust.RemoteEntry {
+	return locust.RemoteEntry{
+		Type: k.method, Name: k.name, Requests: a.requests, Failures: a.failures,
+		TotalTime: time.Duration(a.totalNs), Min: time.Duration(max(a.minNs, 0)), Max: time.Duration(a.maxNs),
+		ContentLength: a.length, Buckets: a.rt, RequestsPerSec: a.reqs, FailuresPerSec: a.fails,
+	}
 }
 
 func parseEntry(m map[string]any) (*acc, entryKey, error) {

@@ -109,8 +109,26 @@ func TestMasterStatsMergePythonReport(t *testing.T) {
 	msg, err := wire.Decode(b)
 	require.NoError(t, err)
 	s := newMasterStats()
-	require.NoError(t, s.merge(msg.Data))
-	require.NoError(t, s.merge(msg.Data))
+	ls := locust.NewStats(locust.StatsOptions{})
+	for range 2 {
+		entries, errs, err := s.merge(msg.Data)
+		require.NoError(t, err)
+		ls.Merge(entries, errs) // what a master run's reports show
+	}
+	snap := ls.Snapshot()
+	ok, found := snap.Entry("GET", "/ok")
+	require.True(t, found)
+	assert.EqualValues(t, 112, ok.Requests)
+	assert.Equal(t, 7400*time.Microsecond, ok.Min)
+	assert.Equal(t, 58760*time.Millisecond, ok.Max)
+	var tr, tf int64
+	for _, a := range s.entries {
+		tr, tf = tr+a.requests, tf+a.failures
+	}
+	assert.Equal(t, tr, snap.Total.Requests, "the aggregate is the sum of the entries")
+	assert.Equal(t, tf, snap.Total.Failures)
+	require.Len(t, snap.Errors, 1)
+	assert.EqualValues(t, 4, snap.Errors[0].Occurrences)
 	n, f := s.Entry("GET", "/ok")
 	assert.EqualValues(t, 112, n)
 	assert.Zero(t, f)
@@ -127,7 +145,8 @@ func TestMasterStatsMergePythonReport(t *testing.T) {
 		map[string]any{"stats": []any{}, "stats_total": map[string]any{"response_times": map[any]any{"k": 1}}},
 		map[string]any{"stats": []any{}, "stats_total": map[string]any{"num_requests": -5}},
 	} {
-		assert.Error(t, s.merge(bad), "%v", bad)
+		_, _, err := s.merge(bad)
+		assert.Error(t, err, "%v", bad)
 	}
 	n, _ = s.Entry("GET", "/ok")
 	assert.EqualValues(t, 112, n, "refused reports change nothing")
