@@ -137,3 +137,53 @@ func TestMasterWithPythonAndGoWorkers(t *testing.T) {
 	total := goSaw + pySaw
 	assert.GreaterOrEqual(t, counts[" Aggregated"], total-users)
 }
+
+// A stop signal to a Go master (-t far away) sends quit to its workers and
+// ends with the summary and reports of what they did: a Go-only cluster of
+// two workers, whose requests all reach the master's CSV.
+func TestMasterStopsWorkersOnSignal(t *testing.T) {
+	tg := &countingTarget{n: map[string]int64{}}
+	srv := httptest.NewServer(tg)
+	defer srv.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	require.NoError(t, l.Close())
+
+	const users = 4
+	m := start(t, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+		"--expect-workers", "2", "--headless", "-u", strconv.Itoa(users), "-t", "10m",
+		"-H", srv.URL, "--csv", "run", "Hit")
+	m.waitFor(t, "master listening")
+	w1 := start(t, "--worker", "--master-port", port)
+	w2 := start(t, "--worker", "--master-port", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for tg.get("/go") < 40 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, m.cmd.Process.Signal(syscall.SIGINT))
+	res := m.wait(t, 30*time.Second)
+	r1, r2 := w1.wait(t, 30*time.Second), w2.wait(t, 30*time.Second)
+	assert.Equal(t, 0, r1.code, r1.stderr)
+	assert.Equal(t, 0, r2.code, r2.stderr)
+	assert.Less(t, res.took, time.Minute)
+	require.Equal(t, 0, res.code, "master stderr:\n%s", res.stderr)
+	assert.Contains(t, res.stderr, "stopping on signal")
+
+	f, err := os.Open(filepath.Join(m.dir, "run_stats.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	var agg int64 = -1
+	for _, r := range rows[1:] {
+		if r[1] == "Aggregated" {
+			agg, err = strconv.ParseInt(r[2], 10, 64)
+			require.NoError(t, err)
+		}
+	}
+	saw := tg.get("/go")
+	t.Logf("target saw %d, master CSV Aggregated %d", saw, agg)
+	assert.LessOrEqual(t, agg, saw)
+	assert.GreaterOrEqual(t, agg, saw-users, "at most one cut-short request per user")
+}
