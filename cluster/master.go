@@ -67,9 +67,9 @@ type WorkerInfo struct {
 // Master is a Locust-protocol master (phase 1): Python Locust workers (also
 // Debian's, whose client_ready has an empty version) and Go workers join it;
 // it hands out users by class and merges their stats reports as Locust's
-// master does (MasterStats). It does not yet feed the runner's stats engine,
-// console and reports (that needs a hook in the core). Its methods are safe
-// for concurrent use.
+// master does (MasterStats), and into MasterConfig.Stats when it is set
+// (the command line's --master: see Extension). Its methods are safe for
+// concurrent use.
 type Master struct {
 	cfg  MasterConfig
 	log  *slog.Logger

@@ -187,3 +187,17 @@ func TestMasterStopsWorkersOnSignal(t *testing.T) {
 	assert.LessOrEqual(t, agg, saw)
 	assert.GreaterOrEqual(t, agg, saw-users, "at most one cut-short request per user")
 }
+
+// Bad master options are usage errors (exit code 2), before any worker is
+// awaited.
+func TestMasterBadOptions(t *testing.T) {
+	for _, args := range [][]string{
+		{"--master", "--worker"},
+		{"--master", "--expect-workers", "0"},
+		{"--master", "--master-bind-port", "70000"},
+	} {
+		res := start(t, append(args, "--headless", "-t", "1s")...).wait(t, 20*time.Second)
+		assert.Equal(t, 2, res.code, "%v: %s", args, res.stderr)
+		assert.NotContains(t, res.stderr, "master listening", "%v", args)
+	}
+}
