@@ -47,7 +47,8 @@
 //
 // NewMaster, Master.Listen and Master.Run run one headless test: they wait
 // for MasterConfig.ExpectWorkers workers (any client_ready version is
-// accepted, Debian's empty one too), hand out the users by class (weights and
+// accepted, Debian's empty one too), hand out the users by class, at the
+// spawn rate, (weights and
 // fixed counts, Distribute) with the host, stop timeout and tags, mark a
 // worker missing after Locust's heartbeat liveness and give its users to the
 // others (a heartbeat heals it), and send quit after RunTime. The workers'
@@ -59,10 +60,10 @@
 // a Runner of no local user through its usual path and the master feeds
 // that Runner's Stats, so the console, CSV, JSON and HTML reports and the
 // thresholds show the workers' requests; -t or a stop signal sends quit to
-// the workers, whose final reports are in the summary. Not yet: a spawn
-// rate (all users are handed out at once), the web UI with a master, and
-// the workers' HDR histograms (percentiles come from Locust's rounded
-// buckets).
+// the workers, whose final reports are in the summary; -r hands the users
+// out at that rate (MasterConfig.SpawnRate). Not yet: the web UI with a
+// master, and the workers' HDR histograms (percentiles come from Locust's
+// rounded buckets).
 //
 // Each user type runs in a Runner of its own (the public API sets one total
 // per runner), all reporting into the worker's Collector.

@@ -100,7 +100,7 @@ func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Conf
 	}
 	m, err := NewMaster(MasterConfig{
 		BindHost: host, BindPort: e.bindPort, ExpectWorkers: e.expectWorkers,
-		Classes: classes, Users: cfg.Users, Host: cfg.Host, StopTimeout: cfg.StopTimeout,
+		Classes: classes, Users: cfg.Users, SpawnRate: cfg.SpawnRate, Host: cfg.Host, StopTimeout: cfg.StopTimeout,
 		Tags: cfg.Tags, ExcludeTags: cfg.ExcludeTags, RunTime: cfg.RunTime,
 		Logger: log, Stats: r.Stats(),
 	})

@@ -40,6 +40,9 @@ type MasterConfig struct {
 	// Classes are the user classes to run; Users is the total.
 	Classes []Class
 	Users   int
+	// SpawnRate is how many users per second the master hands out (shared
+	// among the workers), as Locust's -r; 0 hands out all Users at once.
+	SpawnRate float64
 	// Host, StopTimeout and Tags/ExcludeTags are sent to the workers.
 	Host              string
 	StopTimeout       time.Duration
@@ -82,6 +85,7 @@ type Master struct {
 	stats   *MasterStats
 	changed chan struct{}
 	running bool // users were handed out: rebalance on changes
+	target  int  // users handed out so far (the ramp's step)
 }
 
 type masterWorker struct {
@@ -370,8 +374,10 @@ func (m *Master) Run(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
+	began := time.Now()
 	m.mu.Lock()
 	m.running = true
+	m.target = m.rampTarget(0)
 	m.rebalanceLocked()
 	m.mu.Unlock()
 	lctx, lstop := context.WithCancel(ctx)
@@ -388,9 +394,31 @@ func (m *Master) Run(ctx context.Context) error {
 	if m.cfg.RunTime > 0 {
 		timer = time.After(m.cfg.RunTime)
 	}
-	select {
-	case <-ctx.Done():
-	case <-timer:
+	var ramp <-chan time.Time
+	if m.target < m.cfg.Users {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		ramp = tk.C
+	}
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-timer:
+			break wait
+		case now := <-ramp:
+			m.mu.Lock()
+			if t := m.rampTarget(now.Sub(began)); t != m.target {
+				m.target = t
+				m.rebalanceLocked()
+			}
+			if m.target >= m.cfg.Users {
+				ramp = nil
+				m.log.Info("master: all users handed out", "users", m.target)
+			}
+			m.mu.Unlock()
+		}
 	}
 	m.mu.Lock()
 	m.running = false
@@ -416,6 +444,17 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 }
 
+// rampTarget is how many users are handed out after d of spawning: all of
+// them without a spawn rate, else SpawnRate more each second (at least one
+// at first), up to Users.
+func (m *Master) rampTarget(d time.Duration) int {
+	if m.cfg.SpawnRate <= 0 {
+		return m.cfg.Users
+	}
+	steps := math.Floor(d.Seconds()) + 1
+	return min(m.cfg.Users, max(1, int(math.Floor(m.cfg.SpawnRate*steps))))
+}
+
 // rebalanceLocked hands the users out again among the workers that are not
 // missing (a new spawn message to each, with a new timestamp), as Locust's
 // master does when a worker joins, goes missing or heals. m.mu is held.
@@ -430,7 +469,7 @@ func (m *Master) rebalanceLocked() {
 		m.log.Warn("master: no worker left to run the users")
 		return
 	}
-	shares := Distribute(m.cfg.Classes, m.cfg.Users, len(ids))
+	shares := Distribute(m.cfg.Classes, m.target, len(ids))
 	var host any
 	if m.cfg.Host != "" {
 		host = m.cfg.Host
@@ -451,7 +490,7 @@ func (m *Master) rebalanceLocked() {
 			"stop_timeout": stopTimeout, "parsed_options": opts,
 		})
 	}
-	m.log.Info("master: users handed out", "users", m.cfg.Users, "workers", len(ids))
+	m.log.Info("master: users handed out", "users", m.target, "workers", len(ids))
 }
 
 // liveness marks workers missing after Locust's heartbeat liveness (3

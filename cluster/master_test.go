@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -257,4 +258,47 @@ func TestMasterMissingWorkerRebalances(t *testing.T) {
 	}
 	reqs, _ := m.Stats().Totals()
 	assert.Equal(t, n.Load(), reqs+direct[0].CutShort()+proxied.CutShort())
+}
+
+// With a spawn rate the master hands the users out SpawnRate more each
+// second, shared among the workers, as Locust's -r does.
+func TestMasterSpawnRate(t *testing.T) {
+	m, err := NewMaster(MasterConfig{
+		BindPort: -1, ExpectWorkers: 2, Users: 8, SpawnRate: 2, RunTime: 4 * time.Second,
+		Classes: []Class{{Name: "Rec"}}, Logger: testLogger(t),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, m.Listen(ctx))
+	var n atomic.Int64
+	_, wait := runGoWorkers(t, ctx, 2, fastConfig(t, m.Port()), []*locust.UserType{recType("Rec", &n, 1, 10*time.Millisecond)})
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	total := func() int {
+		k := 0
+		for _, w := range m.Workers() {
+			k += w.Users
+		}
+		return k
+	}
+	require.Eventually(t, func() bool { return total() == 2 }, 10*time.Second, 10*time.Millisecond)
+	began := time.Now()
+	var seen []int
+	for total() < 8 && time.Since(began) < 10*time.Second {
+		if k := total(); len(seen) == 0 || seen[len(seen)-1] != k {
+			seen = append(seen, k)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, 8, total())
+	assert.GreaterOrEqual(t, time.Since(began), 2500*time.Millisecond, "8 users at 2/s: 3 more seconds after the first 2")
+	// the workers confirm their share one after the other: odd totals may show
+	assert.True(t, slices.IsSorted(seen), "%v", seen)
+	assert.Contains(t, seen, 4, "%v", seen)
+	assert.Contains(t, seen, 6, "%v", seen)
+	require.NoError(t, <-runErr)
+	for _, err := range wait() {
+		require.NoError(t, err)
+	}
 }
