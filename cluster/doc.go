@@ -47,9 +47,9 @@
 //
 // NewMaster, Master.Listen and Master.Run run one headless test: they wait
 // for MasterConfig.ExpectWorkers workers (any client_ready version is
-// accepted, Debian's empty one too), hand out the users by class, at the
-// spawn rate, (weights and
-// fixed counts, Distribute) with the host, stop timeout and tags, mark a
+// accepted, Debian's empty one too), hand out the users by class (weights
+// and fixed counts, Distribute) at the spawn rate, with the host, stop
+// timeout and tags, mark a
 // worker missing after Locust's heartbeat liveness and give its users to the
 // others (a heartbeat heals it), and send quit after RunTime. The workers'
 // reports are merged as Locust's master merges them (MasterStats) and, when
