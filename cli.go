@@ -91,8 +91,9 @@ type session struct {
 	notes          []note   // said at start, once the log is set up
 	logger         *slog.Logger
 	logClose       func() error
-	launched       bool        // a Launcher starts the tests (the web UI)
-	signalled      atomic.Bool // a stop signal arrived during a test
+	launched       bool                  // a Launcher starts the tests (the web UI)
+	signalled      atomic.Bool           // a stop signal arrived during a test
+	drive          func(context.Context) // a Driver's run, beside the Runner's
 }
 
 // note is an INFO line to log at start.
@@ -134,6 +135,9 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	r, err := NewRunner(cfg, types...) // checks the types in every role
 	if err != nil {
 		return s.fail(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+	}
+	if d := s.driver(); d != nil && !s.o.showRatio {
+		return s.runDriven(ctx, d, cfg, types)
 	}
 	if d := s.delegate(); d != nil && !s.o.showRatio {
 		return s.runDelegate(ctx, d, cfg, types)

@@ -49,8 +49,15 @@ func (s *session) run(ctx context.Context, r *Runner) int {
 	stopTable := s.periodicTable(r)
 	runDone := make(chan error, 1)
 	go func() { runDone <- r.Run(ctx) }()
+	driveDone := make(chan struct{})
+	if s.drive != nil {
+		go func() { defer close(driveDone); s.drive(ctx) }()
+	} else {
+		close(driveDone)
+	}
 	select {
 	case err := <-runDone:
+		<-driveDone // its last reports go into the summary
 		stopTable()
 		if err != nil {
 			return s.fail(err) // Abort: one line, exit code 2

@@ -43,18 +43,27 @@
 // Locust master heals a worker it had marked missing); an idle worker sends
 // client_ready again, so that it joins a master that was restarted.
 //
-// # Master (first form)
+// # Master
 //
 // NewMaster, Master.Listen and Master.Run run one headless test: they wait
 // for MasterConfig.ExpectWorkers workers (any client_ready version is
-// accepted, Debian's empty one too), hand out the users by class (weights and
-// fixed counts, Distribute) with the host, stop timeout and tags, mark a
+// accepted, Debian's empty one too), hand out the users by class (weights
+// and fixed counts, Distribute) at the spawn rate, with the host, stop
+// timeout and tags, mark a
 // worker missing after Locust's heartbeat liveness and give its users to the
 // others (a heartbeat heals it), and send quit after RunTime. The workers'
-// reports are merged as Locust's master merges them (MasterStats). The
-// master does not yet feed the runner's statistics engine, so the console,
-// CSV, HTML, thresholds and web UI do not show its numbers: that needs a
-// merge hook in the core; nor does it ramp at a spawn rate.
+// reports are merged as Locust's master merges them (MasterStats) and, when
+// MasterConfig.Stats is set, into a locust.Stats (Stats.Merge).
+//
+// On the command line, --master (with --expect-workers, --master-bind-host
+// and --master-bind-port) makes Extension a locust.Driver: the command runs
+// a Runner of no local user through its usual path and the master feeds
+// that Runner's Stats, so the console, CSV, JSON and HTML reports and the
+// thresholds show the workers' requests; -t or a stop signal sends quit to
+// the workers, whose final reports are in the summary; -r hands the users
+// out at that rate (MasterConfig.SpawnRate). Not yet: the web UI with a
+// master, and the workers' HDR histograms (percentiles come from Locust's
+// rounded buckets).
 //
 // Each user type runs in a Runner of its own (the public API sets one total
 // per runner), all reporting into the worker's Collector.

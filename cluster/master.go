@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/cluster/wire"
 )
 
@@ -39,6 +40,9 @@ type MasterConfig struct {
 	// Classes are the user classes to run; Users is the total.
 	Classes []Class
 	Users   int
+	// SpawnRate is how many users per second the master hands out (shared
+	// among the workers), as Locust's -r; 0 hands out all Users at once.
+	SpawnRate float64
 	// Host, StopTimeout and Tags/ExcludeTags are sent to the workers.
 	Host              string
 	StopTimeout       time.Duration
@@ -49,6 +53,10 @@ type MasterConfig struct {
 	// Locust's): a worker silent for more than 3 ticks is marked missing
 	// and its users go to the others; a heartbeat heals it.
 	HeartbeatInterval time.Duration
+	// Stats, if set, receives every worker report (Stats.Merge) and
+	// exception, so that the command line's console, reports and
+	// thresholds show the workers' requests.
+	Stats *locust.Stats
 }
 
 // WorkerInfo is what the master knows of one worker. It is plain data.
@@ -62,9 +70,9 @@ type WorkerInfo struct {
 // Master is a Locust-protocol master (phase 1): Python Locust workers (also
 // Debian's, whose client_ready has an empty version) and Go workers join it;
 // it hands out users by class and merges their stats reports as Locust's
-// master does (MasterStats). It does not yet feed the runner's stats engine,
-// console and reports (that needs a hook in the core). Its methods are safe
-// for concurrent use.
+// master does (MasterStats), and into MasterConfig.Stats when it is set
+// (the command line's --master: see Extension). Its methods are safe for
+// concurrent use.
 type Master struct {
 	cfg  MasterConfig
 	log  *slog.Logger
@@ -77,6 +85,7 @@ type Master struct {
 	stats   *MasterStats
 	changed chan struct{}
 	running bool // users were handed out: rebalance on changes
+	target  int  // users handed out so far (the ramp's step)
 }
 
 type masterWorker struct {
@@ -215,14 +224,20 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		return
 	case wire.TypeStats:
 		// merged whoever sent it, as Locust does
-		if err := m.stats.merge(msg.Data); err != nil {
+		entries, errs, err := m.stats.merge(msg.Data)
+		if err != nil {
 			m.log.Warn("master: bad stats report", "worker", node, "err", err)
+		} else if m.cfg.Stats != nil {
+			m.cfg.Stats.Merge(entries, errs)
 		}
 	case wire.TypeException:
 		if d, ok := wire.Map(msg.Data); ok {
 			s, _ := d["msg"].(string)
 			tb, _ := d["traceback"].(string)
 			m.stats.addException(s, tb, node)
+			if m.cfg.Stats != nil {
+				m.cfg.Stats.AddException(s, tb, node, 1)
+			}
 		}
 	}
 	if w == nil {
@@ -359,8 +374,10 @@ func (m *Master) Run(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
+	began := time.Now()
 	m.mu.Lock()
 	m.running = true
+	m.target = m.rampTarget(0)
 	m.rebalanceLocked()
 	m.mu.Unlock()
 	lctx, lstop := context.WithCancel(ctx)
@@ -377,9 +394,31 @@ func (m *Master) Run(ctx context.Context) error {
 	if m.cfg.RunTime > 0 {
 		timer = time.After(m.cfg.RunTime)
 	}
-	select {
-	case <-ctx.Done():
-	case <-timer:
+	var ramp <-chan time.Time
+	if m.target < m.cfg.Users {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		ramp = tk.C
+	}
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-timer:
+			break wait
+		case now := <-ramp:
+			m.mu.Lock()
+			if t := m.rampTarget(now.Sub(began)); t != m.target {
+				m.target = t
+				m.rebalanceLocked()
+			}
+			if m.target >= m.cfg.Users {
+				ramp = nil
+				m.log.Info("master: all users handed out", "users", m.target)
+			}
+			m.mu.Unlock()
+		}
 	}
 	m.mu.Lock()
 	m.running = false
@@ -405,6 +444,17 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 }
 
+// rampTarget is how many users are handed out after d of spawning: all of
+// them without a spawn rate, else SpawnRate more each second (at least one
+// at first), up to Users.
+func (m *Master) rampTarget(d time.Duration) int {
+	if m.cfg.SpawnRate <= 0 {
+		return m.cfg.Users
+	}
+	steps := math.Floor(d.Seconds()) + 1
+	return min(m.cfg.Users, max(1, int(math.Floor(m.cfg.SpawnRate*steps))))
+}
+
 // rebalanceLocked hands the users out again among the workers that are not
 // missing (a new spawn message to each, with a new timestamp), as Locust's
 // master does when a worker joins, goes missing or heals. m.mu is held.
@@ -419,7 +469,7 @@ func (m *Master) rebalanceLocked() {
 		m.log.Warn("master: no worker left to run the users")
 		return
 	}
-	shares := Distribute(m.cfg.Classes, m.cfg.Users, len(ids))
+	shares := Distribute(m.cfg.Classes, m.target, len(ids))
 	var host any
 	if m.cfg.Host != "" {
 		host = m.cfg.Host
@@ -440,7 +490,7 @@ func (m *Master) rebalanceLocked() {
 			"stop_timeout": stopTimeout, "parsed_options": opts,
 		})
 	}
-	m.log.Info("master: users handed out", "users", m.cfg.Users, "workers", len(ids))
+	m.log.Info("master: users handed out", "users", m.target, "workers", len(ids))
 }
 
 // liveness marks workers missing after Locust's heartbeat liveness (3
@@ -548,14 +598,14 @@ func (s *MasterStats) addException(msg, tb, node string) {
 
 // merge adds one worker report, accepting what Python sends (float keys
 // and numbers, None).
-func (s *MasterStats) merge(data any) error {
+func (s *MasterStats) merge(data any) ([]locust.RemoteEntry, []locust.RemoteError, error) {
 	d, ok := wire.Map(data)
 	if !ok {
-		return fmt.Errorf("data is %T", data)
+		return nil, nil, fmt.Errorf("data is %T", data)
 	}
 	list, ok := d["stats"].([]any)
 	if !ok && d["stats"] != nil {
-		return fmt.Errorf("stats is %T", d["stats"])
+		return nil, nil, fmt.Errorf("stats is %T", d["stats"])
 	}
 	var entries []struct {
 		k entryKey
@@ -564,11 +614,11 @@ func (s *MasterStats) merge(data any) error {
 	for _, e := range list {
 		em, ok := wire.Map(e)
 		if !ok {
-			return fmt.Errorf("entry is %T", e)
+			return nil, nil, fmt.Errorf("entry is %T", e)
 		}
 		a, k, err := parseEntry(em)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		entries = append(entries, struct {
 			k entryKey
@@ -577,12 +627,14 @@ func (s *MasterStats) merge(data any) error {
 	}
 	tm, ok := wire.Map(d["stats_total"])
 	if !ok {
-		return errors.New("no stats_total")
+		return nil, nil, errors.New("no stats_total")
 	}
 	total, _, err := parseEntry(tm)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	var remote []locust.RemoteEntry
+	var remoteErrs []locust.RemoteError
 	errs, _ := wire.Map(d["errors"])
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -593,6 +645,7 @@ func (s *MasterStats) merge(data any) error {
 			s.entries[e.k] = cur
 		}
 		cur.merge(e.a)
+		remote = append(remote, e.a.remote(e.k))
 	}
 	s.total.merge(total)
 	for key, v := range errs {
@@ -601,6 +654,12 @@ func (s *MasterStats) merge(data any) error {
 			continue
 		}
 		n, _ := wire.Int(em["occurrences"])
+		{
+			name, _ := em["name"].(string)
+			method, _ := em["method"].(string)
+			text, _ := em["error"].(string)
+			remoteErrs = append(remoteErrs, locust.RemoteError{Method: method, Name: name, Text: text, Count: n})
+		}
 		if cur, ok := s.errors[key]; ok {
 			cur.Occurrences += n
 			s.errors[key] = cur
@@ -611,7 +670,16 @@ func (s *MasterStats) merge(data any) error {
 		text, _ := em["error"].(string)
 		s.errors[key] = ErrorReport{Name: name, Method: method, Error: text, Occurrences: n}
 	}
-	return nil
+	return remote, remoteErrs, nil
+}
+
+// remote is the accumulator as a report for locust.Stats.Merge.
+func (a *acc) remote(k entryKey) locust.RemoteEntry {
+	return locust.RemoteEntry{
+		Type: k.method, Name: k.name, Requests: a.requests, Failures: a.failures,
+		TotalTime: time.Duration(a.totalNs), Min: time.Duration(max(a.minNs, 0)), Max: time.Duration(a.maxNs),
+		ContentLength: a.length, Buckets: a.rt, RequestsPerSec: a.reqs, FailuresPerSec: a.fails,
+	}
 }
 
 func parseEntry(m map[string]any) (*acc, entryKey, error) {

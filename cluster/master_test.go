@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -109,8 +110,26 @@ func TestMasterStatsMergePythonReport(t *testing.T) {
 	msg, err := wire.Decode(b)
 	require.NoError(t, err)
 	s := newMasterStats()
-	require.NoError(t, s.merge(msg.Data))
-	require.NoError(t, s.merge(msg.Data))
+	ls := locust.NewStats(locust.StatsOptions{})
+	for range 2 {
+		entries, errs, err := s.merge(msg.Data)
+		require.NoError(t, err)
+		ls.Merge(entries, errs) // what a master run's reports show
+	}
+	snap := ls.Snapshot()
+	ok, found := snap.Entry("GET", "/ok")
+	require.True(t, found)
+	assert.EqualValues(t, 112, ok.Requests)
+	assert.Equal(t, 7400*time.Microsecond, ok.Min)
+	assert.Equal(t, 58760*time.Millisecond, ok.Max)
+	var tr, tf int64
+	for _, a := range s.entries {
+		tr, tf = tr+a.requests, tf+a.failures
+	}
+	assert.Equal(t, tr, snap.Total.Requests, "the aggregate is the sum of the entries")
+	assert.Equal(t, tf, snap.Total.Failures)
+	require.Len(t, snap.Errors, 1)
+	assert.EqualValues(t, 4, snap.Errors[0].Occurrences)
 	n, f := s.Entry("GET", "/ok")
 	assert.EqualValues(t, 112, n)
 	assert.Zero(t, f)
@@ -127,7 +146,8 @@ func TestMasterStatsMergePythonReport(t *testing.T) {
 		map[string]any{"stats": []any{}, "stats_total": map[string]any{"response_times": map[any]any{"k": 1}}},
 		map[string]any{"stats": []any{}, "stats_total": map[string]any{"num_requests": -5}},
 	} {
-		assert.Error(t, s.merge(bad), "%v", bad)
+		_, _, err := s.merge(bad)
+		assert.Error(t, err, "%v", bad)
 	}
 	n, _ = s.Entry("GET", "/ok")
 	assert.EqualValues(t, 112, n, "refused reports change nothing")
@@ -238,4 +258,47 @@ func TestMasterMissingWorkerRebalances(t *testing.T) {
 	}
 	reqs, _ := m.Stats().Totals()
 	assert.Equal(t, n.Load(), reqs+direct[0].CutShort()+proxied.CutShort())
+}
+
+// With a spawn rate the master hands the users out SpawnRate more each
+// second, shared among the workers, as Locust's -r does.
+func TestMasterSpawnRate(t *testing.T) {
+	m, err := NewMaster(MasterConfig{
+		BindPort: -1, ExpectWorkers: 2, Users: 8, SpawnRate: 2, RunTime: 4 * time.Second,
+		Classes: []Class{{Name: "Rec"}}, Logger: testLogger(t),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, m.Listen(ctx))
+	var n atomic.Int64
+	_, wait := runGoWorkers(t, ctx, 2, fastConfig(t, m.Port()), []*locust.UserType{recType("Rec", &n, 1, 10*time.Millisecond)})
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	total := func() int {
+		k := 0
+		for _, w := range m.Workers() {
+			k += w.Users
+		}
+		return k
+	}
+	require.Eventually(t, func() bool { return total() == 2 }, 10*time.Second, 10*time.Millisecond)
+	began := time.Now()
+	var seen []int
+	for total() < 8 && time.Since(began) < 10*time.Second {
+		if k := total(); len(seen) == 0 || seen[len(seen)-1] != k {
+			seen = append(seen, k)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, 8, total())
+	assert.GreaterOrEqual(t, time.Since(began), 2500*time.Millisecond, "8 users at 2/s: 3 more seconds after the first 2")
+	// the workers confirm their share one after the other: odd totals may show
+	assert.True(t, slices.IsSorted(seen), "%v", seen)
+	assert.Contains(t, seen, 4, "%v", seen)
+	assert.Contains(t, seen, 6, "%v", seen)
+	require.NoError(t, <-runErr)
+	for _, err := range wait() {
+		require.NoError(t, err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/client"
 	"github.com/golocust/locust/run"
 )
 
@@ -40,4 +41,15 @@ var noHost = &locust.UserType{
 	}),
 }
 
-func main() { run.Main(fast, stubborn, noHost) }
+// Hit sends GET /go to the host every 50 ms (a cluster's Go workers run it
+// beside Python workers' class of the same name).
+var hit = &locust.UserType{
+	Name: "Hit",
+	Wait: locust.Constant(50 * time.Millisecond),
+	Tasks: locust.NewTaskSet("hit").Task(1, func(ctx context.Context, u *locust.User) error {
+		_, _ = client.HTTPFor(u).Get(ctx, "/go")
+		return nil
+	}),
+}
+
+func main() { run.Main(fast, stubborn, noHost, hit) }
