@@ -253,6 +253,9 @@ func (r *Runner) spawnLocked(ctx context.Context) *User {
 func (r *Runner) runUser(u *User) {
 	defer r.wg.Done()
 	u.run(u.ctx)
+	if u.open != nil {
+		u.dropPending()
+	}
 	u.cancel(ErrUserStopped)
 	if !u.is(userStopping) {
 		// the user stopped itself (ErrStopUser, iterations): it no

@@ -234,6 +234,17 @@ func (r *Runner) dispatch(uctx context.Context, at int64) {
 	u.open.iterCh <- at
 }
 
+// dropPending counts as dropped the iteration handed to a user that
+// ends without running it (it stopped itself in OnStart, or the test
+// ended), so that started + dropped is every iteration that was due.
+func (u *User) dropPending() {
+	select {
+	case <-u.open.iterCh:
+		u.runner.stats.RecordDropped(1)
+	default:
+	}
+}
+
 // runOpen is the loop of an open-model user: it runs one task pick per
 // iteration handed to it, timed from the iteration's intended start, then
 // goes back to the pool, until the schedule ends or it is stopped.
@@ -249,6 +260,7 @@ func (u *User) runOpen(ctx context.Context) {
 			return
 		}
 		if u.is(userStopping) || ctx.Err() != nil || !u.takeIteration(ctx) {
+			u.runner.stats.RecordDropped(1) // due, handed out, not run
 			return
 		}
 		c, root := u.plan.root, true

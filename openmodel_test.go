@@ -114,3 +114,14 @@ func TestArrivalRateRamp(t *testing.T) {
 	got := r.Iterations() + r.Snapshot().Dropped
 	assert.InDelta(t, 200, float64(got), 6, "started + dropped")
 }
+
+// Every due iteration is started or dropped, even when the users stop
+// themselves in OnStart: the iteration handed to them is dropped.
+func TestArrivalRateUsersStoppingThemselves(t *testing.T) {
+	typ := openType(0, nil, nil)
+	typ.OnStart = func(context.Context, *locust.User) error { return locust.ErrStopUser }
+	r := newRunner(t, locust.Config{ArrivalRate: 100, MaxUsers: 10, RunTime: time.Second}, typ)
+	run(t, r)
+	assert.Zero(t, r.Iterations())
+	assert.InDelta(t, 100, float64(r.Snapshot().Dropped), 3, "the 10 handed to the users, and the rest for want of one")
+}
