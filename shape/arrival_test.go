@@ -67,6 +67,7 @@ func TestCommandArrivalRateDrops(t *testing.T) {
 	assert.Greater(t, s.Dropped, int64(50), "2 users of 200 ms run ~20 of the 100 due")
 	assert.InDelta(t, 100, float64(r.Iterations()+s.Dropped), 3)
 	assert.Contains(t, out, "iterations were dropped")
+	assert.Contains(t, out, "service time from the actual start")
 	_, extra := rd.Extra()
 	assert.Equal(t, s.Dropped, extra["dropped_iterations"])
 }

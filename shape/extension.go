@@ -280,6 +280,7 @@ func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Sn
 		f()
 	}
 	e.cleanup = nil
+	printServiceTime(out, r)
 	res := e.Result()
 	if res != nil {
 		fmt.Fprintln(out)
