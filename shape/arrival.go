@@ -138,5 +138,5 @@ func serviceTime(ss *locust.Stats) ServiceTime {
 		v, _ := tot.Percentile(p)
 		return ms(v)
 	}
-	return ServiceTime{Requests: tot.Requests, AvgMs: ms(tot.Avg()), P50Ms: pc(0.5), P95Ms: pc(0.95), P99Ms: pc(0.99), MaxMs: ms(tot.Max)}
+	return ServiceTime{Requests: tot.Requests, AvgMs: ms(tot.Avg()), P50Ms: pc(50), P95Ms: pc(95), P99Ms: pc(99), MaxMs: ms(tot.Max)}
 }

@@ -70,6 +70,10 @@ func TestCommandArrivalRateDrops(t *testing.T) {
 	assert.Contains(t, out, "service time from the actual start")
 	_, extra := rd.Extra()
 	assert.Equal(t, s.Dropped, extra["dropped_iterations"])
+	svc, ok := extra["service_time"].(shape.ServiceTime)
+	require.True(t, ok)
+	assert.InDelta(t, 200, svc.P50Ms, 50, "the service time of a 200 ms request")
+	assert.InDelta(t, 200, svc.P99Ms, 100)
 }
 
 // --arrival-rate with --stages makes the targets rates, ramped from the
