@@ -175,6 +175,8 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 	// epoch offset of the run's start, for the intended starts of iterations
 	base := int64(start.Sub(r.sleepers.epoch))
 	k := 0.0 // the next iteration
+	// the iterations due within the run time, whenever its timer fires
+	limit := r.cfg.RunTime.Seconds()
 	for {
 		if plan, stop := r.stopRequested(ctx); stop {
 			return plan
@@ -187,7 +189,7 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 		next := -1.0
 		for {
 			at, ok := seg.due(k)
-			if !ok {
+			if !ok || (limit > 0 && at >= limit) {
 				break
 			}
 			if at > now {

@@ -42,6 +42,7 @@ func TestCommandArrivalRate(t *testing.T) {
 	s := r.Snapshot()
 	assert.InDelta(t, 5000, float64(s.Total.Requests), 100, "started iterations")
 	assert.InDelta(t, 5000, float64(s.Total.Requests+s.Dropped), 100, "started + dropped")
+	assert.LessOrEqual(t, s.Total.Requests+s.Dropped, int64(5000), "none is due at or after the run time")
 	require.NotNil(t, rd)
 	_, extra := rd.Extra()
 	assert.Equal(t, s.Dropped, extra["dropped_iterations"])
