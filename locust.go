@@ -375,8 +375,12 @@ func (r *Runner) TaskRatios() map[string]map[string]float64 {
 // before it starts), spawning or stopping users at rate per second (0: at
 // once). When ramping down, the newest running users stop first, until n
 // are running; users that stopped themselves (ErrStopUser) are not counted
-// and not replaced.
+// and not replaced. An open-model runner (Config.ArrivalRate) makes its
+// users on demand: SetUsers is an error there (use SetArrivalRate).
 func (r *Runner) SetUsers(n int, rate float64) error {
+	if r.open != nil {
+		return errors.New("an open-model runner (arrival rate) makes its users on demand: change its rate with SetArrivalRate")
+	}
 	if n < 0 {
 		return fmt.Errorf("users must be at least 0, not %d", n)
 	}

@@ -101,6 +101,7 @@ func TestArrivalRateConfig(t *testing.T) {
 	_, err := locust.NewRunner(quiet(locust.Config{ArrivalRate: 10}), openType(0, nil, nil))
 	assert.ErrorContains(t, err, "MaxUsers")
 	r = newRunner(t, locust.Config{ArrivalRate: 10, MaxUsers: 1}, openType(0, nil, nil))
+	assert.ErrorContains(t, r.SetUsers(5, 1), "SetArrivalRate")
 	assert.Error(t, r.SetArrivalRate(-1, 0))
 	assert.Error(t, r.SetArrivalRate(1, -time.Second))
 }
