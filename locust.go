@@ -223,7 +223,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		r.service = NewStats(so)
 		m := min(cfg.MaxUsers, r.maxUsers())
 		r.open = &openModel{free: make(chan *User, m), done: make(chan struct{}), max: m,
-			seg: rateSegment{r0: cfg.ArrivalRate, r1: cfg.ArrivalRate}}
+			plan: schedule{{r0: cfg.ArrivalRate, r1: cfg.ArrivalRate}}}
 	}
 	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
 	r.target = cfg.Users

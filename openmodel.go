@@ -24,9 +24,9 @@ type openModel struct {
 	max  int           // the pool's bound
 	made int           // users made so far (control loop only)
 
-	mu  sync.Mutex
-	seg rateSegment // the schedule from seg.t0 on
-	set bool        // seg changed since the control loop read it
+	mu   sync.Mutex
+	plan schedule // the schedule from plan[0].t0 on, replaced whole
+	set  bool     // plan changed since the control loop read it
 }
 
 // rateSegment is a piecewise-linear arrival rate from t0 (seconds after
@@ -100,6 +100,92 @@ type openUser struct {
 	srec     atomic.Pointer[Recorder] // of Runner.ServiceStats, made at its first request
 }
 
+// schedule is a piecewise-linear arrival rate: segments in order, each
+// from its t0 to the next one's.
+type schedule []rateSegment
+
+// at returns the segment in force at t seconds (t >= s[0].t0).
+func (s schedule) at(t float64) rateSegment {
+	i := len(s) - 1
+	for i > 0 && s[i].t0 > t {
+		i--
+	}
+	return s[i]
+}
+
+// due is when iteration k is due (see rateSegment.due); ok is false when it
+// never is.
+func (s schedule) due(k float64) (at float64, ok bool) {
+	for i, seg := range s {
+		at, ok = seg.due(k)
+		if i == len(s)-1 || (ok && at < s[i+1].t0) {
+			return at, ok
+		}
+	}
+	return 0, false
+}
+
+// ArrivalStage is one stage of Runner.SetArrivalStages: ramp the rate
+// linearly to Target iterations per second over Duration (0: at once).
+type ArrivalStage struct {
+	Duration time.Duration
+	Target   float64
+}
+
+// SetArrivalStages makes the arrival rate of an open-model test follow
+// stages from now (or from the start, when called before Run): each ramps
+// linearly from the rate before it to its target over its duration, and
+// after the last one the rate is 0 (no more iteration is due; the caller
+// stops the test). The schedule is exact: started + dropped is the
+// integral of the rate (±1). Errors as SetArrivalRate's. Safe for
+// concurrent use.
+func (r *Runner) SetArrivalStages(stages []ArrivalStage) error {
+	o := r.open
+	if o == nil {
+		return errors.New("SetArrivalStages needs an open-model runner (Config.ArrivalRate above 0)")
+	}
+	for i, st := range stages {
+		if st.Target < 0 || math.IsNaN(st.Target) || math.IsInf(st.Target, 0) || st.Duration < 0 {
+			return fmt.Errorf("arrival stage %d: want a rate at least 0 and a duration at least 0, not %g over %s", i+1, st.Target, st.Duration)
+		}
+	}
+	r.changeRate(func(cur rateSegment, t float64) schedule {
+		plan := make(schedule, 0, len(stages)+1)
+		from, acc := cur.rate(t), cur.count(t)
+		for _, st := range stages {
+			seg := rateSegment{t0: t, acc: acc, r0: from, r1: st.Target}
+			if d := st.Duration.Seconds(); d > 0 {
+				seg.dur, seg.slope = d, (st.Target-from)/d
+			} else {
+				seg.r0 = st.Target
+			}
+			plan = append(plan, seg)
+			t += seg.dur
+			acc, from = seg.count(t), st.Target
+		}
+		return append(plan, rateSegment{t0: t, acc: acc})
+	})
+	return nil
+}
+
+// changeRate replaces the schedule from now on with what next makes of the
+// segment in force now and the time now (seconds after the start).
+func (r *Runner) changeRate(next func(cur rateSegment, t float64) schedule) {
+	o := r.open
+	t := 0.0
+	if st := r.StartTime(); !st.IsZero() {
+		t = time.Since(st).Seconds()
+	}
+	o.mu.Lock()
+	t = max(t, o.plan[0].t0)
+	o.plan, o.set = next(o.plan.at(t), t), true
+	o.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
 // SetArrivalRate changes the arrival rate of an open-model test
 // (Config.ArrivalRate) to rate iterations per second, linearly over the
 // given duration (0: at once); iterations keep starting on the exact
@@ -117,26 +203,16 @@ func (r *Runner) SetArrivalRate(rate float64, over time.Duration) error {
 	if over < 0 {
 		return fmt.Errorf("arrival rate change must take at least 0s, not %s", over)
 	}
-	t := 0.0
-	if st := r.StartTime(); !st.IsZero() {
-		t = time.Since(st).Seconds()
-	}
-	o.mu.Lock()
-	cur := o.seg
-	t = max(t, cur.t0)
-	seg := rateSegment{t0: t, acc: cur.count(t), r0: cur.rate(t), r1: rate}
-	if over > 0 {
-		seg.dur = over.Seconds()
-		seg.slope = (rate - seg.r0) / seg.dur
-	} else {
-		seg.r0 = rate
-	}
-	o.seg, o.set = seg, true
-	o.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	r.changeRate(func(cur rateSegment, t float64) schedule {
+		seg := rateSegment{t0: t, acc: cur.count(t), r0: cur.rate(t), r1: rate}
+		if over > 0 {
+			seg.dur = over.Seconds()
+			seg.slope = (rate - seg.r0) / seg.dur
+		} else {
+			seg.r0 = rate
+		}
+		return schedule{seg}
+	})
 	return nil
 }
 
@@ -153,7 +229,8 @@ func (r *Runner) ArrivalRate() float64 {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.seg.rate(max(t, o.seg.t0))
+	t = max(t, o.plan[0].t0)
+	return o.plan.at(t).rate(t)
 }
 
 // ServiceStats is the open model's statistics of service times: the same
@@ -182,7 +259,7 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 			return plan
 		}
 		o.mu.Lock()
-		seg := o.seg
+		seg := o.plan
 		o.set = false
 		o.mu.Unlock()
 		now := time.Since(start).Seconds()

@@ -127,3 +127,16 @@ func TestArrivalRateUsersStoppingThemselves(t *testing.T) {
 	assert.Zero(t, r.Iterations())
 	assert.InDelta(t, 100, float64(r.Snapshot().Dropped), 3, "the 10 handed to the users, and the rest for want of one")
 }
+
+// Stages of rates are followed exactly, and none is due after the last:
+// 50 to 150 per second over 1 s, then 150 for 1 s, is 100 + 150 due
+// (and the first, at 0).
+func TestArrivalStages(t *testing.T) {
+	r := newRunner(t, locust.Config{ArrivalRate: 50, MaxUsers: 50, RunTime: 2500 * time.Millisecond}, openType(0, nil, nil))
+	require.NoError(t, r.SetArrivalStages([]locust.ArrivalStage{{Duration: time.Second, Target: 150}, {Duration: time.Second, Target: 150}}))
+	run(t, r)
+	got := r.Iterations() + r.Snapshot().Dropped
+	assert.InDelta(t, 251, float64(got), 1, "started + dropped")
+	assert.Zero(t, r.ArrivalRate(), "0 after the last stage")
+	assert.Error(t, r.SetArrivalStages([]locust.ArrivalStage{{Duration: -time.Second, Target: 1}}))
+}

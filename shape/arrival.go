@@ -16,7 +16,8 @@ import (
 // (iterations per second): each stage ramps the rate linearly from the
 // previous stage's target (the first from the runner's rate when it is
 // called) to its own over its duration, so that iterations follow the
-// exact schedule of the ramp, then it stops the test
+// exact schedule of the ramp (Runner.SetArrivalStages: none is due after
+// the last stage), then it stops the test
 // (r.StopWith("load shape ended")). Call it when the test starts; it returns
 // when the stages end, the runner stops or ctx is done. A runner without an
 // arrival rate is an error (the test is aborted). Safe for concurrent use;
@@ -28,18 +29,15 @@ func DriveRates(ctx context.Context, r *locust.Runner, stages Stages) error {
 	}
 	start := time.Now()
 	var end time.Duration
-	for _, st := range stages {
-		if wait := end - time.Since(start); wait > 0 {
-			if !sleep(ctx, r, wait) {
-				return nil
-			}
-		}
-		if err := r.SetArrivalRate(float64(st.Target), st.Duration); err != nil {
-			err = fmt.Errorf("arrival-rate stages: %w", err)
-			r.Abort(err)
-			return err
-		}
+	as := make([]locust.ArrivalStage, len(stages))
+	for i, st := range stages {
+		as[i] = locust.ArrivalStage{Duration: st.Duration, Target: float64(st.Target)}
 		end += st.Duration
+	}
+	if err := r.SetArrivalStages(as); err != nil {
+		err = fmt.Errorf("arrival-rate stages: %w", err)
+		r.Abort(err)
+		return err
 	}
 	if wait := end - time.Since(start); wait > 0 && !sleep(ctx, r, wait) {
 		return nil
