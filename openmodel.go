@@ -26,7 +26,6 @@ type openModel struct {
 
 	mu   sync.Mutex
 	plan schedule // the schedule from plan[0].t0 on, replaced whole
-	set  bool     // plan changed since the control loop read it
 }
 
 // rateSegment is a piecewise-linear arrival rate from t0 (seconds after
@@ -178,7 +177,7 @@ func (r *Runner) changeRate(next func(cur rateSegment, t float64) schedule) {
 	}
 	o.mu.Lock()
 	t = max(t, o.plan[0].t0)
-	o.plan, o.set = next(o.plan.at(t), t), true
+	o.plan = next(o.plan.at(t), t)
 	o.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -260,7 +259,6 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 		}
 		o.mu.Lock()
 		seg := o.plan
-		o.set = false
 		o.mu.Unlock()
 		now := time.Since(start).Seconds()
 		next := -1.0
