@@ -44,7 +44,11 @@ func (s *session) run(ctx context.Context, r *Runner) int {
 		s.logger.Info("no web UI in this program: running headless (pass --headless to silence this note)")
 	}
 	cfg := r.Config()
-	s.logger.Info("starting test", "users", cfg.Users, "spawn_rate", cfg.SpawnRate, "run_time", cfg.RunTime.String(), "host", cfg.Host)
+	if cfg.ArrivalRate > 0 {
+		s.logger.Info("starting test", "arrival_rate", cfg.ArrivalRate, "max_users", cfg.MaxUsers, "run_time", cfg.RunTime.String(), "host", cfg.Host)
+	} else {
+		s.logger.Info("starting test", "users", cfg.Users, "spawn_rate", cfg.SpawnRate, "run_time", cfg.RunTime.String(), "host", cfg.Host)
+	}
 
 	stopTable := s.periodicTable(r)
 	runDone := make(chan error, 1)

@@ -133,6 +133,7 @@ func printSummary(w io.Writer, s *Snapshot) {
 	PrintPercentiles(w, s)
 	PrintErrors(w, s)
 	PrintCutShort(w, s)
+	PrintDropped(w, s)
 }
 
 // PrintCutShort writes one line saying how many requests were cut short by
@@ -147,4 +148,18 @@ func PrintCutShort(w io.Writer, s *Snapshot) {
 		noun = "request was"
 	}
 	fmt.Fprintf(w, "%d %s cut short by the stop (in flight when the test stopped: in no entry above, as in Locust)\n\n", s.CutShort, noun)
+}
+
+// PrintDropped writes one line saying how many open-model iterations were
+// dropped for want of a free user (Snapshot.Dropped), or nothing when none
+// were. Safe for concurrent use.
+func PrintDropped(w io.Writer, s *Snapshot) {
+	if s.Dropped == 0 {
+		return
+	}
+	noun := "iterations were"
+	if s.Dropped == 1 {
+		noun = "iteration was"
+	}
+	fmt.Fprintf(w, "%d %s dropped: due when no user was free (raise --max-users, or the target is too slow)\n\n", s.Dropped, noun)
 }

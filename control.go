@@ -220,8 +220,8 @@ func (r *Runner) nextType() *UserType {
 	return best
 }
 
-// spawnLocked starts one user; r.mu must be held.
-func (r *Runner) spawnLocked(ctx context.Context) {
+// spawnLocked starts one user and returns it; r.mu must be held.
+func (r *Runner) spawnLocked(ctx context.Context) *User {
 	t := r.nextType()
 	r.nextID++
 	u := &User{
@@ -241,14 +241,21 @@ func (r *Runner) spawnLocked(ctx context.Context) {
 	r.typeCount[t]++
 	u.set(userCounted)
 	r.userCount.Add(1)
+	if r.open != nil {
+		u.open = &openUser{iterCh: make(chan int64, 1)}
+	}
 	r.wg.Add(1)
 	go r.runUser(u)
+	return u
 }
 
 // runUser is the goroutine of one user.
 func (r *Runner) runUser(u *User) {
 	defer r.wg.Done()
 	u.run(u.ctx)
+	if u.open != nil {
+		u.dropPending()
+	}
 	u.cancel(ErrUserStopped)
 	if !u.is(userStopping) {
 		// the user stopped itself (ErrStopUser, iterations): it no

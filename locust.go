@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,21 @@ type Config struct {
 	Logger *slog.Logger
 	// Node names this process in the exceptions table; "" means "local".
 	Node string
+	// ArrivalRate, when above 0, runs the open model: iterations (one
+	// task pick of a user each) start on an evenly spaced schedule of this
+	// many per second (Runner.SetArrivalRate changes it), each run by a free
+	// user of a pool of at most MaxUsers users, made on demand; when no
+	// user is free the iteration is dropped (Snapshot.Dropped), never
+	// delayed. Users and SpawnRate are then ignored, users do not wait
+	// between iterations, and nested task sets are walked down to one task
+	// (their OnStart and OnStop do not run). Requests of an iteration are
+	// timed from its intended start (coordinated omission corrected);
+	// Runner.ServiceStats keeps them timed from their actual start.
+	ArrivalRate float64
+	// MaxUsers bounds the open model's pool of users (required with
+	// ArrivalRate). A user that stops itself (ErrStopUser) leaves the pool
+	// for good and its place is not refilled, as in the closed model.
+	MaxUsers int
 }
 
 // State is the state of a Runner.
@@ -109,6 +125,8 @@ type Runner struct {
 	types      []*UserType
 	plans      map[*UserType]*userPlan
 	stats      *Stats
+	service    *Stats     // open model: service times (nil: closed model)
+	open       *openModel // nil: closed model
 	events     Events
 	log        *slog.Logger
 	hooks      hookNames
@@ -201,6 +219,12 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		so.Logger = r.log // the many-names warning reaches the console
 	}
 	r.stats = NewStats(so)
+	if cfg.ArrivalRate > 0 {
+		r.service = NewStats(so)
+		m := min(cfg.MaxUsers, r.maxUsers())
+		r.open = &openModel{free: make(chan *User, m), done: make(chan struct{}), max: m,
+			plan: schedule{{r0: cfg.ArrivalRate, r1: cfg.ArrivalRate}}}
+	}
 	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
 	r.target = cfg.Users
 	r.rate = cfg.SpawnRate
@@ -240,6 +264,9 @@ func checkConfig(cfg Config, types []*UserType) error {
 	check(cfg.Iterations < 0, "iterations must be at least 0, not %d", cfg.Iterations)
 	check(cfg.MaxRequests < 0, "max requests must be at least 0, not %d", cfg.MaxRequests)
 	check(cfg.StopTimeout < 0, "stop timeout must be at least 0, not %s", cfg.StopTimeout)
+	check(cfg.ArrivalRate < 0 || math.IsNaN(cfg.ArrivalRate) || math.IsInf(cfg.ArrivalRate, 0), "arrival rate must be a number at least 0, not %g", cfg.ArrivalRate)
+	check(cfg.MaxUsers < 0, "max users must be at least 0, not %d", cfg.MaxUsers)
+	check(cfg.ArrivalRate > 0 && cfg.MaxUsers == 0, "an arrival rate needs a bound on the users that run it (MaxUsers, --max-users), not %d", cfg.MaxUsers)
 	return errors.Join(errs...)
 }
 
@@ -348,8 +375,12 @@ func (r *Runner) TaskRatios() map[string]map[string]float64 {
 // before it starts), spawning or stopping users at rate per second (0: at
 // once). When ramping down, the newest running users stop first, until n
 // are running; users that stopped themselves (ErrStopUser) are not counted
-// and not replaced.
+// and not replaced. An open-model runner (Config.ArrivalRate) makes its
+// users on demand: SetUsers is an error there (use SetArrivalRate).
 func (r *Runner) SetUsers(n int, rate float64) error {
+	if r.open != nil {
+		return errors.New("an open-model runner (arrival rate) makes its users on demand: change its rate with SetArrivalRate")
+	}
 	if n < 0 {
 		return fmt.Errorf("users must be at least 0, not %d", n)
 	}
@@ -451,7 +482,11 @@ func (r *Runner) record(u *User, req *Request) {
 		r.stats.RecordCutShort(1)
 		return
 	}
-	u.recorder().record(req)
+	if at := u.intendedStart(); at != 0 {
+		r.recordOpen(u, req, at)
+	} else {
+		u.recorder().record(req)
+	}
 	r.events.fireRequest(req)
 	if c := u.reqs; c != nil {
 		c.count(r)
@@ -489,8 +524,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	uctx := context.WithoutCancel(ctx)
 	r.sleepers.epoch = time.Now()
 	r.stats.Reset()
+	if r.service != nil {
+		r.service.Reset()
+	}
 	r.mu.Lock()
 	r.start = time.Now()
+	start := r.start
 	r.mu.Unlock()
 	r.events.TestStart.fire(r)
 	r.warnAtStart()
@@ -508,12 +547,20 @@ func (r *Runner) Run(ctx context.Context) error {
 		t := time.AfterFunc(r.cfg.RunTime, func() { r.stopWith("run time") })
 		defer t.Stop()
 	}
-	plan := r.control(ctx, uctx)
+	var plan stopPlan
+	if r.open != nil {
+		plan = r.openControl(ctx, uctx, start)
+	} else {
+		plan = r.control(ctx, uctx)
+	}
 	r.state.Store(int32(StateStopping))
 	users := r.stopAll(plan)
 	r.stopWait(ctx, plan, users)
 	r.closed.Store(true)
 	r.stats.Flush()
+	if r.service != nil {
+		r.service.Flush()
+	}
 	r.mu.Lock()
 	r.end = time.Now()
 	r.mu.Unlock()

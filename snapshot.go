@@ -160,6 +160,9 @@ type Snapshot struct {
 	// in flight when their user was stopped, they are in no entry, as in
 	// Locust. Total.Requests + CutShort is what the clients sent.
 	CutShort int64
+	// Dropped is the number of open-model iterations (Config.ArrivalRate)
+	// that were due when no user of the pool was free: they did not run.
+	Dropped int64
 }
 
 // Entry returns the entry (typ, name) of the snapshot, if present.

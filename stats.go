@@ -93,6 +93,7 @@ type Stats struct {
 	resetAt atomic.Int64 // offset of the last reset (start time) from base
 
 	cutShort atomic.Int64 // requests cut short by the stop (not in the entries)
+	dropped  atomic.Int64 // open model: iterations dropped for want of a free user
 }
 
 type errorKey struct {
@@ -421,6 +422,14 @@ func (s *Stats) Reset() {
 	s.negative = map[[2]string]string{}
 	s.excMu.Unlock()
 	s.cutShort.Store(0)
+	s.dropped.Store(0)
+}
+
+// RecordDropped counts n iterations of the open model that were due but
+// dropped because no user was free (Snapshot.Dropped). Safe for
+// concurrent use.
+func (s *Stats) RecordDropped(n int64) {
+	s.dropped.Add(n)
 }
 
 // RecordCutShort counts n requests that were cut short by the stop of the
@@ -479,7 +488,7 @@ func (s *Stats) EachBucket(typ, name string, fn func(fromUs, toUs, count int64))
 // second.
 func (s *Stats) Snapshot() *Snapshot {
 	s.Flush()
-	snap := &Snapshot{Time: s.now(), CutShort: s.cutShort.Load()}
+	snap := &Snapshot{Time: s.now(), CutShort: s.cutShort.Load(), Dropped: s.dropped.Load()}
 	now := s.elapsed()
 	// the counters of every entry under the fold lock, so that they add
 	// up; the percentiles and current figures after it, entry by entry,

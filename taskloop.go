@@ -62,7 +62,11 @@ func (u *User) sleep(ctx context.Context, d time.Duration) bool {
 func (u *User) run(ctx context.Context) {
 	typ := u.plan.typ
 	if typ.OnStart == nil || !u.onStart(ctx, typ.OnStart, &u.runner.hooks.onStart) {
-		u.runSet(ctx, u.plan.root, true)
+		if u.open != nil {
+			u.runOpen(ctx)
+		} else {
+			u.runSet(ctx, u.plan.root, true)
+		}
 	}
 	u.finish(ctx)
 }

@@ -78,6 +78,7 @@ type User struct {
 	runner    *Runner
 	plan      *userPlan
 	rec       atomic.Pointer[Recorder] // made at the user's first request
+	open      *openUser                // open model only (nil: closed model), set before it runs
 	ctx       context.Context          // the user's context, set before it runs
 	cancel    context.CancelCauseFunc
 	values    map[any]any

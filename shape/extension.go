@@ -23,6 +23,13 @@ import (
 //	--capacity-max N         stop stepping above N users (default: no maximum)
 //	--capacity-settle TIME   wait after a step's users all run before measuring (default 2s)
 //	--capacity-hold TIME     length of one measuring window (default 10s; up to 3 until stable)
+//	--arrival-rate R         open model: start R iterations per second (locust.Config.ArrivalRate); with --stages the targets are rates, ramped from R
+//	--max-users M            open model: at most M users run the iterations (required with --arrival-rate)
+//
+// With --arrival-rate, iterations that find no free user are dropped: the
+// summary prints how many, and the report data gets "dropped_iterations"
+// and "service_time" (the percentiles of the requests timed from their
+// actual start, while the tables time them from their intended start).
 //
 // The capacity search evaluates the thresholds of the threshold Extension
 // given to NewExtension on each step; it prints a line naming the capacity
@@ -46,6 +53,8 @@ type Extension struct {
 	search  Search
 	settle  time.Duration
 	hold    time.Duration
+	arrival float64
+	maxUser int
 	code    LoadShape
 	parsed  LoadShape
 	cleanup []func()
@@ -135,6 +144,8 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.Var(countFlag{&e.search.StepUsers}, "capacity-step", "users added per capacity step (default 10)")
 	fs.Var(countFlag{&e.search.MaxUsers}, "capacity-max", "stop the capacity search above this many users (default: no maximum)")
 	fs.Var(spanFlag{&e.settle}, "capacity-settle", "wait after a step's users all run before measuring (default 2s)")
+	fs.Float64Var(&e.arrival, "arrival-rate", 0, "open model: start this many iterations per second, each on a free user of at most --max-users (with --stages the targets are rates, ramped from this one)")
+	fs.Var(countFlag{&e.maxUser}, "max-users", "open model: most users that run the --arrival-rate iterations (required with it); an iteration finding none free is dropped")
 	fs.Var(spanFlag{&e.hold}, "capacity-hold", "length of one measuring window of a capacity step (default 10s; up to 3 windows until stable)")
 }
 
@@ -148,6 +159,9 @@ func (e *Extension) Configure(cfg *locust.Config) error {
 			return fmt.Errorf("invalid value %q for --stages: %v", e.stages, err)
 		}
 		e.parsed = st
+	}
+	if err := e.configureArrival(cfg); err != nil {
+		return err
 	}
 	if e.find && (e.parsed != nil || e.code != nil) {
 		return errors.New("--find-capacity and --stages (or a load shape) both set the user count: choose one")
@@ -171,12 +185,18 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 		// the search judges each step; the whole run breaks on purpose
 		e.th.LeaveVerdict(e.find)
 	}
+	if r.Config().ArrivalRate > 0 {
+		e.cleanup = append(e.cleanup, r.Events().Report.Add(func(d *locust.ReportData) { addOpenReport(d, r) }))
+	}
 	shape := e.code
 	if shape == nil {
 		shape = e.parsed
 	}
 	var run func(context.Context)
 	switch {
+	case e.arrival > 0 && e.parsed != nil:
+		st := e.parsed.(Stages)
+		run = func(ctx context.Context) { _ = DriveRates(ctx, r, st) } // a bad stage aborts the test
 	case shape != nil && e.find:
 		return errors.New("--find-capacity and a load shape both set the user count: choose one")
 	case shape != nil:
@@ -260,6 +280,7 @@ func (e *Extension) Stop(ctx context.Context, r *locust.Runner, final *locust.Sn
 		f()
 	}
 	e.cleanup = nil
+	printServiceTime(out, r)
 	res := e.Result()
 	if res != nil {
 		fmt.Fprintln(out)

@@ -1,0 +1,93 @@
+// Command arrival measures the open model's pacing (issue 11): it runs
+// locust.Config.ArrivalRate with a task that does no I/O, so that what it
+// measures is the schedule itself, and prints the iterations asked
+// (rate × run time), started and dropped, the started ones in every 1 s
+// window against the rate, and the spread of the gaps between starts.
+//
+// Usage: go run ./bench/arrival [-rate 5000] [-t 20s] [-max-users 100]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	locust "github.com/golocust/locust"
+)
+
+func main() {
+	rate := flag.Float64("rate", 5000, "iterations per second")
+	runTime := flag.Duration("t", 20*time.Second, "run time")
+	maxUsers := flag.Int("max-users", 100, "most users running iterations")
+	flag.Parse()
+	if err := run(*rate, *runTime, *maxUsers); err != nil {
+		fmt.Fprintln(os.Stderr, "arrival:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rate float64, runTime time.Duration, maxUsers int) error {
+	asked := int64(math.Ceil(rate * runTime.Seconds()))
+	starts := make([]int64, asked+asked/10+16) // ns after the run's start
+	var n atomic.Int64
+	var t0 atomic.Int64
+	typ := &locust.UserType{Name: "Noop", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		now := time.Now().UnixNano()
+		if i := n.Add(1) - 1; i < int64(len(starts)) {
+			starts[i] = now - t0.Load()
+		}
+		u.RecordSuccess("RUN", "iteration", 0, 0)
+		return nil
+	})}
+	r, err := locust.NewRunner(locust.Config{ArrivalRate: rate, MaxUsers: maxUsers, RunTime: runTime,
+		Logger: slog.New(slog.DiscardHandler)}, typ)
+	if err != nil {
+		return err
+	}
+	r.Events().TestStart.Add(func(r *locust.Runner) { t0.Store(r.StartTime().UnixNano()) })
+	if err := r.Run(context.Background()); err != nil {
+		return err
+	}
+	started, dropped := r.Iterations(), r.Snapshot().Dropped
+	fmt.Printf("rate %g/s for %s, at most %d users\n", rate, runTime, maxUsers)
+	fmt.Printf("asked %d, started %d, dropped %d, started+dropped-asked %+d\n", asked, started, dropped, started+dropped-asked)
+	got := starts[:min(n.Load(), int64(len(starts)))]
+	slices.Sort(got)
+	// started per 1 s window, against the rate
+	secs := int(runTime / time.Second)
+	win := make([]int, secs)
+	for _, s := range got {
+		if i := int(s / int64(time.Second)); i >= 0 && i < secs {
+			win[i]++
+		}
+	}
+	worst := 0.0
+	for _, c := range win {
+		worst = max(worst, math.Abs(float64(c)-rate)/rate)
+	}
+	fmt.Printf("started per 1 s window: %v\nworst window off the rate by %.2f%%\n", win, 100*worst)
+	if len(got) < 2 {
+		return nil
+	}
+	gaps := make([]float64, len(got)-1)
+	var sum, sq float64
+	for i := range gaps {
+		g := float64(got[i+1]-got[i]) / 1e3 // µs
+		gaps[i] = g
+		sum += g
+		sq += g * g
+	}
+	mean := sum / float64(len(gaps))
+	sd := math.Sqrt(max(0, sq/float64(len(gaps))-mean*mean))
+	slices.Sort(gaps)
+	q := func(p float64) float64 { return gaps[min(len(gaps)-1, int(p*float64(len(gaps))))] }
+	fmt.Printf("gaps between starts (µs): asked %.1f, mean %.1f, sd %.1f, p1 %.1f, p50 %.1f, p99 %.1f, max %.1f\n",
+		1e6/rate, mean, sd, q(0.01), q(0.5), q(0.99), gaps[len(gaps)-1])
+	return nil
+}

@@ -1,0 +1,142 @@
+package locust_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/golocust/locust"
+)
+
+// openType is a user type whose task records one request per iteration
+// after sleeping d (0: none) and notes when it started.
+func openType(d time.Duration, starts *[]time.Time, mu *sync.Mutex) *locust.UserType {
+	return &locust.UserType{Name: "open", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		if starts != nil {
+			mu.Lock()
+			*starts = append(*starts, time.Now())
+			mu.Unlock()
+		}
+		if d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+		u.RecordSuccess("GET", "/", time.Millisecond, 0)
+		return nil
+	})}
+}
+
+// A constant arrival rate starts rate × duration iterations, evenly
+// spaced (not bunched at each second), on a pool made on demand.
+func TestArrivalRateConstant(t *testing.T) {
+	var mu sync.Mutex
+	var starts []time.Time
+	r := newRunner(t, locust.Config{ArrivalRate: 200, MaxUsers: 50, RunTime: 2 * time.Second}, openType(0, &starts, &mu))
+	run(t, r)
+	s := r.Snapshot()
+	started := r.Iterations()
+	assert.InDelta(t, 400, float64(started+s.Dropped), 8, "started %d + dropped %d", started, s.Dropped)
+	assert.LessOrEqual(t, started+s.Dropped, int64(400), "none is due at or after the run time")
+	assert.Equal(t, started, s.Total.Requests, "one request per started iteration")
+	assert.Less(t, s.Dropped, int64(8), "a no-op task leaves users free")
+	// evenly spaced: no 100 ms window holds much more than its 20
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range starts {
+		n := 0
+		for j := i; j < len(starts) && starts[j].Sub(starts[i]) < 100*time.Millisecond; j++ {
+			n++
+		}
+		require.LessOrEqual(t, n, 30, "starts bunched at %v", starts[i].Sub(starts[0]))
+	}
+}
+
+// With a slow task and a small pool, the iterations that find no free user
+// are dropped and counted, never delayed.
+func TestArrivalRateDrops(t *testing.T) {
+	r := newRunner(t, locust.Config{ArrivalRate: 100, MaxUsers: 2, RunTime: time.Second}, openType(100*time.Millisecond, nil, nil))
+	run(t, r)
+	s := r.Snapshot()
+	started := r.Iterations()
+	assert.InDelta(t, 100, float64(started+s.Dropped), 3, "started %d + dropped %d", started, s.Dropped)
+	assert.LessOrEqual(t, started, int64(24), "2 users of 100 ms start at most ~20 iterations a second")
+	assert.Greater(t, s.Dropped, int64(70))
+	var b syncBuffer
+	locust.PrintDropped(&b, s)
+	assert.Contains(t, b.String(), "dropped")
+}
+
+// A late start shows in the latency (timed from the intended start) and not
+// in the service time: the user's OnStart holds the first iteration 300 ms.
+func TestArrivalRateCorrectedLatency(t *testing.T) {
+	typ := openType(0, nil, nil)
+	typ.OnStart = func(ctx context.Context, u *locust.User) error {
+		time.Sleep(300 * time.Millisecond)
+		return nil
+	}
+	r := newRunner(t, locust.Config{ArrivalRate: 10, MaxUsers: 1, RunTime: time.Second}, typ)
+	run(t, r)
+	e, ok := r.Snapshot().Entry("GET", "/")
+	require.True(t, ok)
+	svc, ok := r.ServiceStats().Snapshot().Entry("GET", "/")
+	require.True(t, ok)
+	assert.Equal(t, e.Requests, svc.Requests, "the same requests in both")
+	assert.GreaterOrEqual(t, e.Max, 290*time.Millisecond, "the first iteration started 300 ms late")
+	assert.Less(t, svc.Max, 100*time.Millisecond, "its service time was 1 ms")
+	assert.Positive(t, r.Snapshot().Dropped, "iterations due during the 300 ms found no free user")
+}
+
+// A closed-model runner has no service stats and refuses SetArrivalRate; an
+// arrival rate needs a bound on its users.
+func TestArrivalRateConfig(t *testing.T) {
+	r := newRunner(t, locust.Config{}, openType(0, nil, nil))
+	assert.Nil(t, r.ServiceStats())
+	assert.Error(t, r.SetArrivalRate(10, 0))
+	_, err := locust.NewRunner(quiet(locust.Config{ArrivalRate: 10}), openType(0, nil, nil))
+	assert.ErrorContains(t, err, "MaxUsers")
+	r = newRunner(t, locust.Config{ArrivalRate: 10, MaxUsers: 1}, openType(0, nil, nil))
+	assert.ErrorContains(t, r.SetUsers(5, 1), "SetArrivalRate")
+	assert.Error(t, r.SetArrivalRate(-1, 0))
+	assert.Error(t, r.SetArrivalRate(1, -time.Second))
+}
+
+// A ramping arrival rate starts exactly the integral of the rate: from 0
+// to 200 per second over 2 s is 200 iterations.
+func TestArrivalRateRamp(t *testing.T) {
+	r := newRunner(t, locust.Config{ArrivalRate: 1, MaxUsers: 50, RunTime: 2 * time.Second}, openType(0, nil, nil))
+	require.NoError(t, r.SetArrivalRate(0, 0))
+	require.NoError(t, r.SetArrivalRate(200, 2*time.Second))
+	run(t, r)
+	got := r.Iterations() + r.Snapshot().Dropped
+	assert.InDelta(t, 200, float64(got), 6, "started + dropped")
+}
+
+// Every due iteration is started or dropped, even when the users stop
+// themselves in OnStart: the iteration handed to them is dropped.
+func TestArrivalRateUsersStoppingThemselves(t *testing.T) {
+	typ := openType(0, nil, nil)
+	typ.OnStart = func(context.Context, *locust.User) error { return locust.ErrStopUser }
+	r := newRunner(t, locust.Config{ArrivalRate: 100, MaxUsers: 10, RunTime: time.Second}, typ)
+	run(t, r)
+	assert.Zero(t, r.Iterations())
+	assert.InDelta(t, 100, float64(r.Snapshot().Dropped), 3, "the 10 handed to the users, and the rest for want of one")
+}
+
+// Stages of rates are followed exactly, and none is due after the last:
+// 50 to 150 per second over 1 s, then 150 for 1 s, is 100 + 150 due
+// (and the first, at 0).
+func TestArrivalStages(t *testing.T) {
+	r := newRunner(t, locust.Config{ArrivalRate: 50, MaxUsers: 50, RunTime: 2500 * time.Millisecond}, openType(0, nil, nil))
+	require.NoError(t, r.SetArrivalStages([]locust.ArrivalStage{{Duration: time.Second, Target: 150}, {Duration: time.Second, Target: 150}}))
+	run(t, r)
+	got := r.Iterations() + r.Snapshot().Dropped
+	assert.InDelta(t, 251, float64(got), 1, "started + dropped")
+	assert.Zero(t, r.ArrivalRate(), "0 after the last stage")
+	assert.Error(t, r.SetArrivalStages([]locust.ArrivalStage{{Duration: -time.Second, Target: 1}}))
+}
