@@ -82,9 +82,9 @@ func TestCommandArrivalRateDrops(t *testing.T) {
 // exactly, and the first at 0.
 func TestCommandArrivalRateStages(t *testing.T) {
 	start := time.Now()
-	code, r, _, out := openCommand(t, nil, "--arrival-rate", "0", "--max-users", "20", "--stages", "1s:100,1s:100")
+	code, _, _, out := openCommand(t, nil, "--arrival-rate", "0", "--max-users", "20", "--stages", "1s:100,1s:100")
 	assert.Equal(t, 2, code, "--arrival-rate 0 is the closed model: --max-users alone is an error: %s", out)
-	code, r, _, out = openCommand(t, nil, "--arrival-rate", "0.001", "--max-users", "20", "--stages", "1s:100,1s:100", "-t", "30s")
+	code, r, _, out := openCommand(t, nil, "--arrival-rate", "0.001", "--max-users", "20", "--stages", "1s:100,1s:100", "-t", "30s")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "load shape ended")
 	assert.Less(t, time.Since(start), 5*time.Second)
