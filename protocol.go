@@ -136,11 +136,5 @@ func (p *PerUser[C]) Lookup(u *User) (C, bool) {
 func Timed[T any](ctx context.Context, u *User, typ, name string, fn func(ctx context.Context) (T, int64, error)) (T, error) {
 	start := time.Now()
 	v, n, err := fn(ctx)
-	d := time.Since(start)
-	if err != nil && u.StoppedBy(ctx) {
-		u.RecordCutShort()
-		return v, MarkRecorded(err)
-	}
-	u.runner.record(u, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
-	return v, MarkRecorded(err)
+	return v, u.recordTimed(ctx, typ, name, start, n, err)
 }

@@ -240,9 +240,17 @@ func (u *User) cutByStop(err error) bool {
 func (u *User) Measure(ctx context.Context, typ, name string, fn func(ctx context.Context) (length int64, err error)) error {
 	start := time.Now()
 	n, err := fn(ctx)
+	return u.recordTimed(ctx, typ, name, start, n, err)
+}
+
+// recordTimed records a call that started at start and ended now (Measure,
+// Timed): a success or a failure, or, when it failed because the user was
+// stopped, a request cut short (counted, in no entry). It returns err marked
+// as recorded.
+func (u *User) recordTimed(ctx context.Context, typ, name string, start time.Time, n int64, err error) error {
 	d := time.Since(start)
 	if err != nil && u.StoppedBy(ctx) {
-		u.RecordCutShort() // cut short by the stop: counted, in no entry
+		u.RecordCutShort()
 		return MarkRecorded(err)
 	}
 	u.runner.record(u, &Request{Type: typ, Name: name, Start: start, Duration: d, Length: n, Err: err})
