@@ -21,11 +21,9 @@ import (
 )
 
 // httpCall makes one request to the user's host with User.Measure, which
-// counts a request cut short by a stop (StoppedBy) as such. (The shipped
-// client.HTTP at this commit records neither a failure nor a cut-short
-// request for one: the target sees requests no count has, which would make
-// these tests' exact comparisons flaky whenever a master's rebalancing stops
-// a user mid-request.)
+// counts a request cut short by a stop (StoppedBy) as such, so that these
+// tests' exact comparisons hold when a master's rebalancing stops a user
+// mid-request.
 func httpCall(ctx context.Context, u *locust.User, method, path string) error {
 	return u.Measure(ctx, method, path, func(ctx context.Context) (int64, error) {
 		var body io.Reader
