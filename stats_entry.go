@@ -75,26 +75,35 @@ type latencies struct {
 }
 
 func (l *latencies) record(ns, highest int64) {
+	l.recordN(ns, 1, highest)
+}
+
+// recordN records n response times of ns nanoseconds, moving to the next
+// form (exact values, packed histogram, full histogram) when the current
+// one is full.
+func (l *latencies) recordN(ns, n, highest int64) {
 	us := toMicros(ns, highest)
 	switch {
 	case l.hist != nil:
-		_ = l.hist.RecordValue(us)
+		_ = l.hist.RecordValues(us, n)
 	case l.packed != nil:
-		_ = l.packed.RecordValue(us)
+		_ = l.packed.RecordValues(us, n)
 		if l.packed.TotalCount() > packedMaxCount || l.packed.Populated() > packedMaxSlots {
 			l.hist = hdr.New(histLowest, highest, histDigits)
 			l.packed.MergeInto(l.hist)
 			l.packed = nil
 		}
-	case len(l.exact) < exactSamples:
-		l.exact = append(l.exact, ns)
+	case int64(len(l.exact))+n <= exactSamples:
+		for range n {
+			l.exact = append(l.exact, ns)
+		}
 	default:
 		l.packed = hdr.NewPacked(histLowest, highest, histDigits)
 		for _, v := range l.exact {
 			_ = l.packed.RecordValue(toMicros(v, highest))
 		}
-		_ = l.packed.RecordValue(us)
 		l.exact = nil
+		l.recordN(ns, n, highest)
 	}
 }
 

@@ -128,21 +128,6 @@ func (e *entry) countSeconds(sec, reqs, fails int64) {
 	}
 }
 
-// recordN records n response times of ns nanoseconds.
-func (l *latencies) recordN(ns, n, highest int64) {
-	if l.hist == nil && l.packed == nil && int64(len(l.exact))+n <= exactSamples {
-		for range n {
-			l.exact = append(l.exact, ns)
-		}
-		return
-	}
-	if l.hist == nil {
-		l.hist = l.histogram(highest)
-		l.exact, l.packed = l.exact[:0], nil
-	}
-	_ = l.hist.RecordValues(toMicros(ns, highest), n)
-}
-
 // recordN records n response times of ns nanoseconds in second sec.
 func (w *histWindow) recordN(sec, ns, n, highest int64) {
 	w.record(sec, ns, highest)

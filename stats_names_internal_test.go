@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,4 +71,22 @@ func TestEntryTableConcurrentLookups(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 2000, s.entries.len())
+}
+
+// Merged requests go through the same forms as recorded ones: exact values,
+// then a packed histogram; a full histogram only for a busy entry.
+func TestMergedEntryStaysPacked(t *testing.T) {
+	s := NewStats(StatsOptions{})
+	for range 3 {
+		s.Merge([]RemoteEntry{{Type: "GET", Name: "/a", Requests: 40, Min: time.Millisecond, Max: 3 * time.Millisecond,
+			Buckets: map[int64]int64{1: 20, 2: 10, 3: 10}}}, nil)
+	}
+	e := s.entries.get(s.entries.hash("GET", "/a"), "GET", "/a")
+	if e == nil {
+		t.Fatal("no entry")
+	}
+	if e.lat.hist != nil || e.lat.packed == nil || e.lat.packed.TotalCount() != 120 {
+		t.Fatalf("120 merged requests: want a packed histogram of 120, have exact=%d packed=%v hist=%v",
+			len(e.lat.exact), e.lat.packed != nil, e.lat.hist != nil)
+	}
 }
