@@ -364,6 +364,16 @@ func (req *Request) defaults(timeout time.Duration) (method, name string, d time
 // no entry but counted as cut short. A context that ended for another
 // reason (a task's own timeout, even during a graceful stop) makes a
 // failure.
+// stoppedBeforeSend returns a recorded error when ctx already ended
+// because the user was stopped: nothing is sent then, so the request is
+// neither in the statistics nor cut short (the target never saw it).
+func stoppedBeforeSend(ctx context.Context, u *locust.User) error {
+	if ctx.Err() != nil && u.StoppedBy(ctx) {
+		return locust.MarkRecorded(context.Cause(ctx))
+	}
+	return nil
+}
+
 func finish(ctx context.Context, u *locust.User, req *Request, method, name string, timeout time.Duration,
 	start time.Time, out *Response, err error) (*Response, error) {
 	if err != nil && u.StoppedBy(ctx) {

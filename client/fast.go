@@ -189,6 +189,9 @@ func isAbsolute(path string) bool {
 }
 
 func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Response, error) {
+	if err := stoppedBeforeSend(ctx, s.u); err != nil {
+		return nil, err
+	}
 	method, name, timeout := req.defaults(s.timeout)
 
 	// prepare the request

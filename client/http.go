@@ -349,6 +349,9 @@ func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 }
 
 func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Response, error) {
+	if err := stoppedBeforeSend(ctx, s.u); err != nil {
+		return nil, err
+	}
 	method, name, timeout := req.defaults(s.timeout)
 	target, err := s.resolve(req.Path)
 	if err != nil {

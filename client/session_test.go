@@ -544,3 +544,45 @@ func TestRepeatedRequestsCarryCurrentHeaders(t *testing.T) {
 		})
 	})
 }
+
+// A request made on a context the stop already ended (an OnStop logout
+// with no stop timeout) sends nothing: it is neither in the statistics nor
+// cut short, so the counts still equal what the target received.
+func TestRequestAfterTheStopIsNotCounted(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		var received atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			received.Add(1)
+		}))
+		t.Cleanup(srv.Close)
+		var logoutErr atomic.Value
+		ut := &locust.UserType{Name: "U",
+			Wait: locust.Constant(time.Hour),
+			Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+				_, err := k.forU(u).Get(ctx, "/home")
+				return err
+			}),
+			OnStop: func(ctx context.Context, u *locust.User) error {
+				_, err := k.forU(u).Get(ctx, "/logout") // ctx already ended
+				logoutErr.Store(err)
+				return err
+			},
+		}
+		r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 2}, ut)
+		require.NoError(t, err)
+		go func() {
+			for received.Load() < 2 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			r.Stop()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, r.Run(ctx))
+		snap := r.Snapshot()
+		assert.ErrorIs(t, logoutErr.Load().(error), locust.ErrUserStopped)
+		assert.Zero(t, snap.CutShort, "nothing was in flight at the stop")
+		assert.EqualValues(t, received.Load(), snap.Total.Requests+snap.CutShort)
+		assert.Empty(t, snap.Exceptions)
+	})
+}
