@@ -29,7 +29,7 @@ type Driver interface {
 // Stopping returns a channel that is closed when the test is asked to stop
 // (Stop, StopWith, Abort, Kill, a run time or limit). Safe for concurrent
 // use.
-func (r *Runner) Stopping() <-chan struct{} { return r.stopCh }
+func (r *Runner) Stopping() <-chan struct{} { return r.haltCh }
 
 // driver returns the first extension that drives the test, or nil.
 func (s *session) driver() Driver {

@@ -79,7 +79,9 @@ func (r *Runner) stopRequested(ctx context.Context) (stopPlan, bool) {
 	case <-r.stopCh:
 		return stopPlan{timeout: r.stopTimeout(), kill: r.killed()}, true
 	case <-r.limitCh:
-		r.stopWith(r.limitWhy)
+		// the reason only: stopCh stays open, so that a Stop, Abort or
+		// signal during the drain still ends it
+		r.stopWhy.CompareAndSwap(nil, &r.limitWhy)
 		return stopPlan{drain: true}, true
 	default:
 		return stopPlan{}, false

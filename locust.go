@@ -168,6 +168,8 @@ type Runner struct {
 	limitOnce sync.Once
 	limitCh   chan struct{} // iterations or requests exhausted
 	limitWhy  string        // written before limitCh is closed
+	haltOnce  sync.Once
+	haltCh    chan struct{} // stopCh or limitCh closed (Stopping)
 	killOnce  sync.Once
 	killCh    chan struct{}
 	stopWhy   atomic.Pointer[string]
@@ -194,6 +196,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		wake:       make(chan struct{}, 1),
 		stopCh:     make(chan struct{}),
 		limitCh:    make(chan struct{}),
+		haltCh:     make(chan struct{}),
 		killCh:     make(chan struct{}),
 		shared:     map[any]any{},
 		monWindow:  monitorWindow,
@@ -417,8 +420,9 @@ func (r *Runner) Abort(err error) {
 	r.stopOnce.Do(func() {
 		r.abortErr.Store(&err)
 		why := "aborted: " + err.Error()
-		r.stopWhy.Store(&why)
+		r.stopWhy.Store(&why) // also over "iterations" or "requests"
 		close(r.stopCh)
+		r.halt()
 	})
 }
 
@@ -451,8 +455,9 @@ func (r *Runner) killed() bool {
 
 func (r *Runner) stopWith(why string) {
 	r.stopOnce.Do(func() {
-		r.stopWhy.Store(&why)
+		r.stopWhy.CompareAndSwap(nil, &why) // a limit's reason came first
 		close(r.stopCh)
+		r.halt()
 	})
 }
 
@@ -472,8 +477,12 @@ func (r *Runner) limitReached(why string) {
 		r.limitWhy = why
 		r.limitHit.Store(true)
 		close(r.limitCh)
+		r.halt()
 	})
 }
+
+// halt closes haltCh once: the test is asked to stop, by a stop or a limit.
+func (r *Runner) halt() { r.haltOnce.Do(func() { close(r.haltCh) }) }
 
 // record records one request of u. After Run returned (a task it stopped
 // waiting for), the request is counted as cut short and in no entry.

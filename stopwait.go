@@ -31,13 +31,17 @@ func (r *Runner) stopWait(ctx context.Context, plan stopPlan, users []*User) {
 			limit, after = r.drainLimit, fmt.Sprintf("the drain limit (%s)", r.drainLimit)
 		}
 	}
-	if !plan.kill && r.waitDone(ctx, done, limit) {
+	var stop <-chan struct{} // a Stop, Abort or signal ends a drain
+	if plan.drain {
+		stop = r.stopCh
+	}
+	if !plan.kill && r.waitDone(ctx, done, limit, stop) {
 		return
 	}
 	for _, u := range users {
 		u.cancel(ErrUserStopped)
 	}
-	if !plan.kill && r.waitDone(context.Background(), done, r.grace) {
+	if !plan.kill && r.waitDone(context.Background(), done, r.grace, nil) {
 		return
 	}
 	if plan.kill || r.killed() {
@@ -46,9 +50,9 @@ func (r *Runner) stopWait(ctx context.Context, plan stopPlan, users []*User) {
 	r.abandon(users, after)
 }
 
-// waitDone waits up to d for done; false when d passed, ctx ended or
-// Kill was called first.
-func (r *Runner) waitDone(ctx context.Context, done <-chan struct{}, d time.Duration) bool {
+// waitDone waits up to d for done; false when d passed, ctx ended, stop
+// closed (nil: never) or Kill was called first.
+func (r *Runner) waitDone(ctx context.Context, done <-chan struct{}, d time.Duration, stop <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -61,6 +65,7 @@ func (r *Runner) waitDone(ctx context.Context, done <-chan struct{}, d time.Dura
 		return true
 	case <-t.C:
 	case <-ctx.Done():
+	case <-stop:
 	case <-r.killCh:
 	}
 	return false

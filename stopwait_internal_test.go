@@ -78,3 +78,52 @@ func TestAbandonMessage(t *testing.T) {
 	assert.Equal(t, "3 users still inside tasks a (2), b (1) after Kill: not waiting for them",
 		abandonMessage(3, map[string]int{"b": 1, "a": 2}, "Kill"))
 }
+
+// A Stop or an Abort during the drain after -i ends the drain (within the
+// grace), and Run returns the abort's error: the drain does not swallow
+// them until the drain limit.
+func TestStopOrAbortEndsTheDrain(t *testing.T) {
+	boom := errorString("no host: set --host")
+	for _, abort := range []bool{false, true} {
+		defer goleak.VerifyNone(t)
+		release := make(chan struct{})
+		entered := make(chan struct{}, 4)
+		task := func(ctx context.Context, u *User) error {
+			entered <- struct{}{}
+			<-ctx.Done() // a task that waits for its context
+			return nil
+		}
+		r, err := NewRunner(Config{Users: 1, Iterations: 1, Logger: slog.New(slog.DiscardHandler)},
+			&UserType{Name: "U", Tasks: NewTaskSet("t").Task(1, task)})
+		require.NoError(t, err)
+		r.drainLimit = time.Minute
+		done := make(chan error, 1)
+		go func() { done <- r.Run(context.Background()) }()
+		<-entered
+		time.Sleep(100 * time.Millisecond) // the limit is reached: draining
+		t0 := time.Now()
+		if abort {
+			r.Abort(boom)
+		} else {
+			r.Stop()
+		}
+		select {
+		case err := <-done:
+			if abort {
+				require.ErrorIs(t, err, boom)
+				assert.Contains(t, r.StopReason(), "no host")
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, "iterations", r.StopReason())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the drain held Run after a stop")
+		}
+		assert.Less(t, time.Since(t0), 5*time.Second)
+		close(release)
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
