@@ -45,6 +45,7 @@ func (s *session) driver() Driver {
 func (s *session) runDriven(ctx context.Context, d Driver, cfg Config, types []*UserType) int {
 	local := cfg
 	local.Users, local.RunTime, local.Iterations, local.MaxRequests = 0, 0, 0, 0
+	local.ArrivalRate, local.MaxUsers = 0, 0 // the workers run the users
 	r, err := NewRunner(local, types...)
 	if err != nil {
 		return s.fail(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))

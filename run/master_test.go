@@ -195,6 +195,10 @@ func TestMasterBadOptions(t *testing.T) {
 		{"--master", "--worker"},
 		{"--master", "--expect-workers", "0"},
 		{"--master", "--master-bind-port", "70000"},
+		// not distributed yet: the master would run users itself
+		{"--master", "--stages", "10s:5"},
+		{"--master", "--arrival-rate", "50", "--max-users", "5"},
+		{"--master", "--find-capacity", "--threshold", "p95<1s"},
 	} {
 		res := start(t, append(args, "--headless", "-t", "1s")...).wait(t, 20*time.Second)
 		assert.Equal(t, 2, res.code, "%v: %s", args, res.stderr)

@@ -166,6 +166,11 @@ func (e *Extension) Configure(cfg *locust.Config) error {
 	if e.find && (e.parsed != nil || e.code != nil) {
 		return errors.New("--find-capacity and --stages (or a load shape) both set the user count: choose one")
 	}
+	if e.fs != nil && (e.parsed != nil || e.code != nil || e.find || cfg.ArrivalRate > 0) {
+		if f := e.fs.Lookup("master"); f != nil && f.Value.String() == "true" {
+			return errors.New("--master with --stages, --find-capacity or --arrival-rate: these are not distributed yet (a master runs no user itself); run them on one process")
+		}
+	}
 	if e.find && e.fs != nil {
 		if f := e.fs.Lookup("threshold-abort"); f != nil && f.Value.String() == "true" {
 			return errors.New("--find-capacity and --threshold-abort: the live checks would stop the search at the first step that breaks a threshold, before it is measured (choose one)")
