@@ -1,6 +1,7 @@
 package locust
 
 import (
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -88,5 +89,27 @@ func TestMergedEntryStaysPacked(t *testing.T) {
 	if e.lat.hist != nil || e.lat.packed == nil || e.lat.packed.TotalCount() != 120 {
 		t.Fatalf("120 merged requests: want a packed histogram of 120, have exact=%d packed=%v hist=%v",
 			len(e.lat.exact), e.lat.packed != nil, e.lat.hist != nil)
+	}
+}
+
+// With current percentiles per entry (--csv-full-history), reading them
+// does not give every entry a full histogram as scratch (about 190 KiB).
+func TestCurrentPercentilesKeepEntriesSmall(t *testing.T) {
+	s := NewStats(StatsOptions{CurrentPercentiles: true})
+	for i := range 50 {
+		s.Record(Request{Type: "GET", Name: fmt.Sprintf("/item/%d", i), Duration: time.Duration(i+1) * time.Millisecond})
+	}
+	snap := s.Snapshot()
+	if len(snap.Entries) != 50 {
+		t.Fatalf("%d entries", len(snap.Entries))
+	}
+	for _, es := range snap.Entries {
+		e := s.entries.get(s.entries.hash(es.Type, es.Name), es.Type, es.Name)
+		if e.window == nil || e.window.tmp != nil {
+			t.Fatalf("%s: window %v, full scratch histogram %v", es.Name, e.window != nil, e.window != nil && e.window.tmp != nil)
+		}
+		if p, _ := es.CurrentPercentile(50); p <= 0 {
+			t.Fatalf("%s: current p50 %s", es.Name, p)
+		}
 	}
 }

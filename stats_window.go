@@ -85,7 +85,8 @@ type histWindow struct {
 	hists    [windowSlots]*hdr.PackedHistogram
 	plain    [windowSlots]*hdr.Histogram
 	isPlain  bool
-	tmp      *hdr.Histogram
+	tmp      *hdr.Histogram       // scratch of a plain window (the aggregate's)
+	ptmp     *hdr.PackedHistogram // scratch of a packed one: small, per entry
 }
 
 func newHistWindow(plain bool) *histWindow {
@@ -140,26 +141,45 @@ func (w *histWindow) record(sec, ns, highest int64) {
 // percentiles merges the seconds from..to and reads ps from them, clamped
 // to the exact min and max of those seconds; zeros when they are empty.
 func (w *histWindow) percentiles(from, to int64, ps []float64, highest int64) []time.Duration {
+	var mn, mx int64
+	first := true
+	add := func(i int) {
+		if first {
+			mn, mx, first = w.min[i], w.max[i], false
+		}
+		mn, mx = min(mn, w.min[i]), max(mx, w.max[i])
+	}
+	if !w.isPlain {
+		// an entry's window merges into a packed scratch: a full one would
+		// cost every entry about 190 KiB
+		if w.ptmp == nil {
+			w.ptmp = hdr.NewPacked(histLowest, highest, histDigits)
+		}
+		p := w.ptmp
+		p.Reset()
+		for i, s := range w.secs {
+			if s < from || s > to || w.hists[i] == nil {
+				continue
+			}
+			p.Merge(w.hists[i])
+			add(i)
+		}
+		if p.TotalCount() == 0 {
+			return make([]time.Duration, len(ps))
+		}
+		return clampPercentiles(p.ValueAtPercentilesSlice(ps), ps, mn, mx)
+	}
 	if w.tmp == nil {
 		w.tmp = hdr.New(histLowest, highest, histDigits)
 	}
 	h := w.tmp
 	h.Reset()
-	var mn, mx int64
-	first := true
 	for i, s := range w.secs {
-		if s < from || s > to {
+		if s < from || s > to || w.plain[i] == nil {
 			continue
 		}
-		if w.plain[i] != nil {
-			h.Merge(w.plain[i])
-		} else if w.hists[i] != nil {
-			w.hists[i].MergeInto(h)
-		}
-		if first {
-			mn, mx, first = w.min[i], w.max[i], false
-		}
-		mn, mx = min(mn, w.min[i]), max(mx, w.max[i])
+		h.Merge(w.plain[i])
+		add(i)
 	}
 	return percentilesOf(h, ps, mn, mx)
 }
