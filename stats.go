@@ -307,11 +307,10 @@ func (s *Stats) flushLocked(sh *shard) {
 	if cur != nil {
 		cur.mu.Unlock()
 	}
-	s.fold.RUnlock()
-
 	if failed {
-		s.addErrors(buf)
+		s.addErrors(buf) // under fold too, so that a Reset clears both or neither
 	}
+	s.fold.RUnlock()
 	clear(buf)
 	sh.n = 0
 }
@@ -412,10 +411,10 @@ func (s *Stats) Reset() {
 	s.total.mu.Lock()
 	s.total.resetLocked(now)
 	s.total.mu.Unlock()
-	s.fold.Unlock()
-	s.errMu.Lock()
+	s.errMu.Lock() // lock order: fold, then errMu
 	s.errors = map[errorKey]*errorEntry{}
 	s.errMu.Unlock()
+	s.fold.Unlock()
 	s.excMu.Lock()
 	s.exceptions = map[string]*exceptionEntry{}
 	s.excOrder = nil
