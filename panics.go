@@ -8,10 +8,10 @@ import (
 
 // panicLog logs each distinct task panic (message and location) once, with
 // its stack, at ERROR; later ones are only counted (in the exceptions
-// table, and here). Safe for concurrent use.
+// table). Safe for concurrent use.
 type panicLog struct {
 	mu   sync.Mutex
-	seen map[string]int64
+	seen map[string]struct{}
 }
 
 // taskPanic records a task's panic as an exception and logs it the first
@@ -30,15 +30,18 @@ func (r *Runner) taskPanic(u *User, pe *PanicError) {
 		"user", u.plan.typ.Name, "task", pe.Task, "panic", msg, "at", where, "stack", pe.Stack)
 }
 
-// first counts one occurrence of key and reports whether it was the first.
+// first reports whether key is seen for the first time.
 func (p *panicLog) first(key string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.seen == nil {
-		p.seen = map[string]int64{}
+	if _, ok := p.seen[key]; ok {
+		return false
 	}
-	p.seen[key]++
-	return p.seen[key] == 1
+	if p.seen == nil {
+		p.seen = map[string]struct{}{}
+	}
+	p.seen[key] = struct{}{}
+	return true
 }
 
 // panicLocation finds, in a debug.Stack text, the function and file:line
