@@ -78,7 +78,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	s := r.Snapshot()
-	entries := sortedEntries(s)
+	entries := s.Entries // sorted by (name, type)
 	limit := c.e.maxNames
 	if limit < 1 {
 		limit = DefaultMaxNames

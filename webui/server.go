@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"cmp"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
@@ -196,16 +195,6 @@ func newRow(es locust.EntryStats, aggregated bool) statRow {
 	return row
 }
 
-// sortedEntries returns s's entries sorted as Locust sorts them: by name,
-// then method.
-func sortedEntries(s *locust.Snapshot) []locust.EntryStats {
-	es := slices.Clone(s.Entries)
-	slices.SortStableFunc(es, func(a, b locust.EntryStats) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type))
-	})
-	return es
-}
-
 // statsRequests is Locust's /stats/requests: the table the page polls.
 func (e *Extension) statsRequests(w http.ResponseWriter, r *http.Request) {
 	run := e.current()
@@ -218,7 +207,7 @@ func (e *Extension) statsRequests(w http.ResponseWriter, r *http.Request) {
 	}
 	s := run.Snapshot()
 	rows := make([]statRow, 0, len(s.Entries)+1)
-	for _, es := range sortedEntries(s) {
+	for _, es := range s.Entries {
 		if len(rows) == maxRows {
 			break
 		}
