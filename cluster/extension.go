@@ -13,7 +13,7 @@ import (
 	locust "github.com/golocust/locust"
 )
 
-// Extension adds Locust's worker options to a locust.Command: --worker,
+// Extension adds Locust's worker and master options to a locust.Command: --worker,
 // --master-host and --master-port (LOCUST_WORKER, LOCUST_MASTER_HOST,
 // LOCUST_MASTER_PORT, or the same keys in locust.conf). With --worker the
 // program joins the master instead of running a local test (it is a
@@ -30,7 +30,8 @@ import (
 // stop timeout, and merges their reports into the command's runner, which
 // runs no user itself: the console, CSV, JSON, HTML reports and thresholds
 // show the workers' requests. -t ends the test (the workers get quit), as
-// does a stop signal.
+// does a stop signal. Load shapes, the open model and the capacity search
+// are not distributed yet: with --master they are refused.
 type Extension struct {
 	worker     bool
 	masterHost string
@@ -48,10 +49,11 @@ var (
 	_ locust.Driver    = (*Extension)(nil)
 )
 
-// NewExtension returns the worker extension.
+// NewExtension returns the cluster extension (worker and master).
 func NewExtension() *Extension { return &Extension{} }
 
-// Flags registers --worker, --master-host and --master-port.
+// Flags registers --worker, --master-host and --master-port, and --master,
+// --expect-workers, --master-bind-host and --master-bind-port.
 func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&e.worker, "worker", false, "run as a worker of a Locust master (Python or Go) instead of a local test")
 	fs.StringVar(&e.masterHost, "master-host", "127.0.0.1", "`HOST` of the master to join with --worker")

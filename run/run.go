@@ -11,9 +11,10 @@
 // line, LOCUST_* variables and locust.conf files alike, and the web UI
 // (--web-host, --web-port, --autostart, --autoquit, --web-auth) with
 // Prometheus /metrics (--metrics-addr also headless), the load shapes and
-// capacity search (--stages, --find-capacity), and Locust's worker role
-// (--worker --master-host H --master-port P: join a Python or Go Locust
-// master). Extensions that land later are added here too.
+// capacity search (--stages, --find-capacity), the open model
+// (--arrival-rate, --max-users), and Locust's cluster roles (--worker
+// --master-host H --master-port P: join a Python or Go Locust master;
+// --master --expect-workers N: be one). Extensions that land later are added here too.
 //
 // The root package imports none of the extensions; programs that want to
 // choose their own use locust.Command directly.
