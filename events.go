@@ -178,7 +178,7 @@ type Events struct {
 	// ResetStats fires after the statistics were reset.
 	ResetStats Hook[struct{}]
 	// LoadWarning fires when the generator itself runs short of CPU (over
-	// 90% of its cores, or its timers late by 20 ms or more), once each
+	// 90% of its cores, or a tenth of its timer ticks late by 20 ms or more), once each
 	// time it crosses into that state (Locust's cpu_warning).
 	LoadWarning Hook[LoadWarning]
 }

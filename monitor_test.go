@@ -82,3 +82,22 @@ func TestCPUPercentWhenIdle(t *testing.T) {
 	require.NoError(t, r.Run(context.Background()))
 	assert.Less(t, r.CPUPercent(), 50.0)
 }
+
+// One late tick in a window is a pause, not a generator short of CPU; a
+// tenth of them is. A busy process and a busy machine are told apart.
+func TestShortOfCPUVerdict(t *testing.T) {
+	for _, c := range []struct {
+		w    LoadWarning
+		want bool
+	}{
+		{LoadWarning{CPUPercent: 5, Lag: 21 * time.Millisecond, LateShare: 1.0 / 50}, false},
+		{LoadWarning{CPUPercent: 5, Lag: 300 * time.Millisecond, LateShare: 4.0 / 50}, false},
+		{LoadWarning{CPUPercent: 5, Lag: 25 * time.Millisecond, LateShare: 5.0 / 50}, true},
+		{LoadWarning{CPUPercent: 95, Lag: time.Millisecond}, true},
+		{LoadWarning{CPUPercent: 89, Lag: time.Millisecond}, false},
+	} {
+		assert.Equal(t, c.want, shortOfCPU(c.w), "%+v", c.w)
+	}
+	assert.Contains(t, loadWarningText(LoadWarning{CPUPercent: 95}), "fewer users per process")
+	assert.Contains(t, loadWarningText(LoadWarning{CPUPercent: 5, LateShare: 0.5}), "other processes hold the cores")
+}

@@ -273,7 +273,7 @@ func abs(x float64) float64 {
 }
 
 func describeWarning(w locust.LoadWarning) string {
-	return fmt.Sprintf("CPU %.0f%% of its cores, timers late by %s", w.CPUPercent, w.Lag.Round(time.Millisecond))
+	return fmt.Sprintf("CPU %.0f%% of its cores, %.0f%% of its timers late, by up to %s", w.CPUPercent, 100*w.LateShare, w.Lag.Round(time.Millisecond))
 }
 
 func stepOf(users int, s *locust.Snapshot, window time.Duration) Step {

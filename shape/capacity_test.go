@@ -81,30 +81,40 @@ func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
 	const k, service = 4, 50 * time.Millisecond
 	known := float64(k) / service.Seconds()
 	host := limitedServer(t, k, service)
-	jsonFile := filepath.Join(t.TempDir(), "report.json")
-	var out, errOut bytes.Buffer
-	c := run.Command(busyUser())
-	c.Stdout, c.Stderr = &out, &errOut
-	c.Getenv = func(string) string { return "" }
-	c.Signals = []os.Signal{syscall.SIGUSR2}
-	start := time.Now()
-	code := c.Run(context.Background(), []string{"--headless", "--only-summary", "-H", host, "-t", "40s",
-		"--find-capacity", "--capacity-start", "2", "--capacity-step", "1", "--capacity-max", "8",
-		"--capacity-settle", "300ms", "--capacity-hold", "1s",
-		"--threshold", "p95 < 70ms", "--json-file", jsonFile})
-	elapsed := time.Since(start)
-	text := out.String() + errOut.String()
-	t.Log(text)
+	search := func() (code int, text, stderr string, elapsed time.Duration, res *shape.Result) {
+		jsonFile := filepath.Join(t.TempDir(), "report.json")
+		var out, errOut bytes.Buffer
+		c := run.Command(busyUser())
+		c.Stdout, c.Stderr = &out, &errOut
+		c.Getenv = func(string) string { return "" }
+		c.Signals = []os.Signal{syscall.SIGUSR2}
+		start := time.Now()
+		code = c.Run(context.Background(), []string{"--headless", "--only-summary", "-H", host, "-t", "40s",
+			"--find-capacity", "--capacity-start", "2", "--capacity-step", "1", "--capacity-max", "8",
+			"--capacity-settle", "300ms", "--capacity-hold", "1s",
+			"--threshold", "p95 < 70ms", "--json-file", jsonFile})
+		elapsed = time.Since(start)
+		text = out.String() + errOut.String()
+		t.Log(text)
+		raw, err := os.ReadFile(jsonFile)
+		require.NoError(t, err)
+		var doc capacityDoc
+		require.NoError(t, json.Unmarshal(raw, &doc))
+		require.NotNil(t, doc.Extra.Capacity, "the JSON report has the capacity: %s", raw)
+		return code, text, errOut.String(), elapsed, doc.Extra.Capacity
+	}
+	code, text, stderr, elapsed, res := search()
+	if res.GeneratorLimited {
+		// The search was right to stop: on a machine shared with other
+		// tests the generator's own timers ran late. Once more; a second
+		// time is a failure.
+		t.Logf("the generator was short of CPU (%s); searching again", res.Reason)
+		code, text, stderr, elapsed, res = search()
+	}
 	assert.Less(t, elapsed, 30*time.Second)
 	assert.Equal(t, 0, code, "a capacity was found: the search decides the exit code\n%s", text)
-	assert.Contains(t, errOut.String(), "capacity search ended", "the search stopped the test")
+	assert.Contains(t, stderr, "capacity search ended", "the search stopped the test")
 
-	raw, err := os.ReadFile(jsonFile)
-	require.NoError(t, err)
-	var doc capacityDoc
-	require.NoError(t, json.Unmarshal(raw, &doc))
-	res := doc.Extra.Capacity
-	require.NotNil(t, res, "the JSON report has the capacity: %s", raw)
 	require.GreaterOrEqual(t, res.Capacity, 0, "a step held: %+v", res)
 	require.GreaterOrEqual(t, res.Broke, 0, "a step broke: %+v", res)
 	held, broke := res.Steps[res.Capacity], res.Steps[res.Broke]
