@@ -71,7 +71,11 @@ func PrintStats(w io.Writer, s *Snapshot, current bool) {
 func PrintPercentiles(w io.Writer, s *Snapshot) {
 	nw := nameWidth(s)
 	var b strings.Builder
-	b.WriteString("Response time percentiles (ms; HDR histogram, 3 significant digits)\n")
+	if s.RoundedRequests > 0 {
+		fmt.Fprintf(&b, "Response time percentiles (ms; HDR histogram, 3 significant digits, but %d requests came from Locust's rounded buckets)\n", s.RoundedRequests)
+	} else {
+		b.WriteString("Response time percentiles (ms; HDR histogram, 3 significant digits)\n")
+	}
 	fmt.Fprintf(&b, "%-8s %-*s", "Type", nw, "Name")
 	for _, p := range Percentiles {
 		fmt.Fprintf(&b, " %7s", formatPercent(p))

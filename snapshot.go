@@ -163,6 +163,11 @@ type Snapshot struct {
 	// Dropped is the number of open-model iterations (Config.ArrivalRate)
 	// that were due when no user of the pool was free: they did not run.
 	Dropped int64
+	// RoundedRequests is the number of requests merged (Stats.Merge) from
+	// Locust's rounded response-time buckets (Python workers) rather than
+	// from exact times: when it is not 0, the percentiles are only as
+	// exact as those buckets (1 ms below 100 ms, then 2 significant digits).
+	RoundedRequests int64
 }
 
 // Entry returns the entry (typ, name) of the snapshot, if present.

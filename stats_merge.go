@@ -18,6 +18,13 @@ type RemoteEntry struct {
 	// milliseconds: key in ms, value the count); each bucket's requests
 	// are recorded at the bucket's value.
 	Buckets map[int64]int64
+	// Times, when not nil, replaces Buckets with precise response times:
+	// key in nanoseconds, value the count, recorded as given (a Go
+	// worker sends its exact times, or its HDR buckets' lowest values),
+	// so that the percentiles are those of one process that recorded the
+	// same requests. Requests merged from Buckets are counted in
+	// Snapshot.RoundedRequests instead.
+	Times map[int64]int64
 	// RequestsPerSec and FailuresPerSec count the requests and failures
 	// by the unix second they ended in; they feed the current rates.
 	RequestsPerSec, FailuresPerSec map[int64]int64
@@ -44,6 +51,9 @@ func (s *Stats) Merge(entries []RemoteEntry, errs []RemoteError) {
 		re := &entries[i]
 		if re.Requests <= 0 || re.Failures < 0 || re.Failures > re.Requests {
 			continue
+		}
+		if re.Times == nil && len(re.Buckets) > 0 {
+			s.rounded.Add(re.Requests)
 		}
 		e := s.lookup(re.Type, re.Name)
 		e.mu.Lock()
@@ -104,11 +114,15 @@ func (e *entry) merge(re *RemoteEntry, s *Stats, now int64) {
 		latest = floorSec(now)
 	}
 	e.last = max(e.last, last)
-	for ms, n := range re.Buckets {
+	buckets, unit := re.Buckets, int64(time.Millisecond)
+	if re.Times != nil {
+		buckets, unit = re.Times, 1
+	}
+	for v, n := range buckets {
 		if n <= 0 {
 			continue
 		}
-		ns := max(ms, 0) * int64(time.Millisecond)
+		ns := max(v, 0) * unit
 		e.lat.recordN(ns, n, s.highest)
 		if e.window != nil {
 			e.window.recordN(latest, ns, n, s.highest)

@@ -679,6 +679,7 @@ func (a *acc) remote(k entryKey) locust.RemoteEntry {
 		Type: k.method, Name: k.name, Requests: a.requests, Failures: a.failures,
 		TotalTime: time.Duration(a.totalNs), Min: time.Duration(max(a.minNs, 0)), Max: time.Duration(a.maxNs),
 		ContentLength: a.length, Buckets: a.rt, RequestsPerSec: a.reqs, FailuresPerSec: a.fails,
+		Times: a.recvNs,
 	}
 }
 
@@ -691,12 +692,12 @@ func parseEntry(m map[string]any) (*acc, entryKey, error) {
 	}
 	a := &acc{
 		requests: int64(num("num_requests")), failures: int64(num("num_failures")),
-		length: int64(num("total_content_length")), totalNs: int64(num("total_response_time") * 1e6),
-		maxNs: int64(num("max_response_time") * 1e6), minNs: -1,
+		length: int64(num("total_content_length")), totalNs: msToNs(num("total_response_time")),
+		maxNs: msToNs(num("max_response_time")), minNs: -1,
 		rt: map[int64]int64{}, reqs: map[int64]int64{}, fails: map[int64]int64{},
 	}
 	if f, ok := wire.Float(m["min_response_time"]); ok {
-		a.minNs = int64(f * 1e6)
+		a.minNs = msToNs(f)
 	}
 	if f, ok := wire.Float(m["last_request_timestamp"]); ok {
 		a.last = time.Unix(0, int64(f*1e9))
@@ -713,6 +714,19 @@ func parseEntry(m map[string]any) (*acc, entryKey, error) {
 				return nil, entryKey{}, fmt.Errorf("%s: %v: %v", key, k, v)
 			}
 			dst[int64(math.Round(kf))] += n
+		}
+	}
+	if v, present := m["response_times_ns"]; present {
+		// a Go worker's precise times (see EntryReport.ResponseTimesNs)
+		a.recvNs = map[int64]int64{}
+		src, _ := v.(map[any]any)
+		for k, v := range src {
+			ns, ok1 := wire.Int(k)
+			n, ok2 := wire.Int(v)
+			if !ok1 || !ok2 || ns < 0 || n < 0 {
+				return nil, entryKey{}, fmt.Errorf("response_times_ns: %v: %v", k, v)
+			}
+			a.recvNs[ns] += n
 		}
 	}
 	if a.requests < 0 || a.failures < 0 {

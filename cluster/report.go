@@ -3,6 +3,8 @@ package cluster
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"strings"
@@ -34,6 +36,14 @@ type EntryReport struct {
 	ResponseTimes        map[int64]int64 `msgpack:"response_times"`
 	NumReqsPerSec        map[int64]int64 `msgpack:"num_reqs_per_sec"`
 	NumFailPerSec        map[int64]int64 `msgpack:"num_fail_per_sec"`
+	// ResponseTimesNs is a Go worker's extra key, which a Locust master
+	// ignores: the response times in nanoseconds (key) with their counts,
+	// exact while the entry had at most 64 requests in the interval, else
+	// the lowest value of their HDR histogram bucket (1 µs units, 3
+	// significant digits, as locust.Stats keeps them). A Go master merges
+	// them instead of ResponseTimes, so that its percentiles are those of
+	// one process that recorded the same requests. Absent in the total.
+	ResponseTimesNs map[int64]int64 `msgpack:"response_times_ns,omitempty"`
 }
 
 // ErrorReport is one row of a worker's error map (Locust's StatsErrorDict).
@@ -98,6 +108,22 @@ func BucketMillis(d time.Duration) int64 {
 
 type entryKey struct{ method, name string }
 
+// exactTimes is how many response times of an entry a report carries
+// exactly (locust.Stats keeps as many exactly before it uses a histogram).
+const exactTimes = 64
+
+// hdrFloor is the lowest value of the bucket of us (microseconds) in an HDR
+// histogram with a lowest discernible value of 1 and 3 significant digits
+// (locust.Stats's): values below 2048 have their own bucket, above that
+// every power-of-two range is split into 1024 buckets.
+func hdrFloor(us int64) int64 {
+	if us < 2048 {
+		return max(us, 0)
+	}
+	shift := bits.Len64(uint64(us)) - 11
+	return us >> shift << shift
+}
+
 type errKey struct{ method, name, text string }
 
 // acc is the running delta of one entry (or of the total).
@@ -106,6 +132,67 @@ type acc struct {
 	totalNs, minNs, maxNs      int64 // minNs < 0: none
 	last                       time.Time
 	rt, reqs, fails            map[int64]int64
+	// precise times (a worker's entries only, hist != nil): exact
+	// nanoseconds while there are at most exactTimes, else counts by
+	// hdrFloor of the microseconds
+	exact []int64
+	hist  map[int64]int64
+	// recvNs is a Go worker's response_times_ns as a master received it
+	recvNs map[int64]int64
+}
+
+// newPreciseAcc is an acc that also keeps its response times precisely.
+func newPreciseAcc() *acc {
+	a := newAcc()
+	a.exact = make([]int64, 0, exactTimes)
+	a.hist = map[int64]int64{}
+	return a
+}
+
+// addTime keeps one response time precisely; it allocates only for a new
+// histogram bucket.
+func (a *acc) addTime(ns int64) {
+	if len(a.hist) == 0 && len(a.exact) < exactTimes {
+		a.exact = append(a.exact, ns)
+		return
+	}
+	a.spill()
+	a.hist[hdrFloor(ns/1000)]++
+}
+
+// spill moves the exact times into the histogram buckets.
+func (a *acc) spill() {
+	for _, ns := range a.exact {
+		a.hist[hdrFloor(ns/1000)]++
+	}
+	a.exact = a.exact[:0]
+}
+
+// addTimes adds n response times of ns nanoseconds (from a report).
+func (a *acc) addTimes(ns, n int64) {
+	for ; n > 0 && len(a.hist) == 0 && len(a.exact) < exactTimes; n-- {
+		a.exact = append(a.exact, ns)
+	}
+	if n > 0 {
+		a.spill()
+		a.hist[hdrFloor(ns/1000)] += n
+	}
+}
+
+// timesNs is the precise times as a report carries them, nil when a keeps
+// none.
+func (a *acc) timesNs() map[int64]int64 {
+	if a.hist == nil || a.requests == 0 {
+		return nil
+	}
+	out := make(map[int64]int64, len(a.exact)+len(a.hist))
+	for _, ns := range a.exact {
+		out[ns]++
+	}
+	for us, n := range a.hist {
+		out[us*1000] += n
+	}
+	return out
 }
 
 func newAcc() *acc {
@@ -114,7 +201,10 @@ func newAcc() *acc {
 
 func (a *acc) add(d time.Duration, now time.Time, failed bool, length int64) {
 	a.requests++
-	ns := int64(d)
+	ns := max(int64(d), 0)
+	if a.hist != nil {
+		a.addTime(ns)
+	}
 	a.totalNs += ns
 	if a.minNs < 0 || ns < a.minNs {
 		a.minNs = ns
@@ -155,6 +245,17 @@ func (a *acc) merge(b *acc) {
 	for k, v := range b.fails {
 		a.fails[k] += v
 	}
+	if a.hist != nil {
+		for _, ns := range b.exact {
+			a.addTimes(ns, 1)
+		}
+		if len(b.hist) > 0 {
+			a.spill()
+			for us, n := range b.hist {
+				a.hist[us] += n
+			}
+		}
+	}
 }
 
 // reset empties a, keeping its maps' storage.
@@ -164,6 +265,8 @@ func (a *acc) reset() {
 	clear(a.rt)
 	clear(a.reqs)
 	clear(a.fails)
+	a.exact = a.exact[:0]
+	clear(a.hist)
 }
 
 func (a *acc) report(method, name string, start time.Time) EntryReport {
@@ -178,6 +281,7 @@ func (a *acc) report(method, name string, start time.Time) EntryReport {
 		ResponseTimes:      copyMap(a.rt),
 		NumReqsPerSec:      copyMap(a.reqs),
 		NumFailPerSec:      copyMap(a.fails),
+		ResponseTimesNs:    a.timesNs(),
 	}
 	if a.minNs >= 0 {
 		m := float64(a.minNs) / 1e6
@@ -199,6 +303,10 @@ func copyMap(m map[int64]int64) map[int64]int64 {
 }
 
 func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// msToNs reads milliseconds as a report carries them back into the
+// nanoseconds they were made from (rounded, not truncated).
+func msToNs(ms float64) int64 { return int64(math.Round(ms * 1e6)) }
 
 // shard is one part of a Collector, guarded by its own lock.
 type shard struct {
@@ -254,7 +362,7 @@ func (c *Collector) Record(r locust.Request) {
 	k := entryKey{r.Type, r.Name}
 	a := sh.entries[k]
 	if a == nil {
-		a = newAcc()
+		a = newPreciseAcc()
 		sh.entries[k] = a
 	}
 	a.add(r.Duration, now, failed, r.Length)
@@ -285,7 +393,7 @@ func (c *Collector) Take(users map[string]int64) *StatsReport {
 			}
 			e := entries[k]
 			if e == nil {
-				e = newAcc()
+				e = newPreciseAcc()
 				entries[k] = e
 			}
 			e.merge(a)
@@ -346,7 +454,7 @@ func (c *Collector) Restore(r *StatsReport) {
 		k := entryKey{e.Method, e.Name}
 		a := sh.entries[k]
 		if a == nil {
-			a = newAcc()
+			a = newPreciseAcc()
 			sh.entries[k] = a
 		}
 		a.merge(fromReport(e))
@@ -360,14 +468,20 @@ func (c *Collector) Restore(r *StatsReport) {
 func fromReport(e EntryReport) *acc {
 	a := &acc{
 		requests: e.NumRequests, failures: e.NumFailures, length: e.TotalContentLength,
-		totalNs: int64(e.TotalResponseTime * 1e6), maxNs: int64(e.MaxResponseTime * 1e6), minNs: -1,
+		totalNs: msToNs(e.TotalResponseTime), maxNs: msToNs(e.MaxResponseTime), minNs: -1,
 		rt: e.ResponseTimes, reqs: e.NumReqsPerSec, fails: e.NumFailPerSec,
 	}
 	if e.MinResponseTime != nil {
-		a.minNs = int64(*e.MinResponseTime * 1e6)
+		a.minNs = msToNs(*e.MinResponseTime)
 	}
 	if e.LastRequestTimestamp != nil {
 		a.last = time.Unix(0, int64(*e.LastRequestTimestamp*1e9))
+	}
+	if e.ResponseTimesNs != nil {
+		a.exact, a.hist = nil, map[int64]int64{}
+		for ns, n := range e.ResponseTimesNs {
+			a.addTimes(ns, n)
+		}
 	}
 	return a
 }

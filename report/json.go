@@ -110,6 +110,10 @@ type Document struct {
 	// History is the per-second samples of the run (may be empty); see
 	// Sample.MarshalJSON for their keys.
 	History []Sample `json:"history,omitempty"`
+	// RoundedRequests is locust.Snapshot.RoundedRequests: requests merged
+	// from Locust's rounded buckets (Python workers), so the percentiles
+	// are only as exact as those buckets; absent when all are exact.
+	RoundedRequests int64 `json:"rounded_requests,omitempty"`
 	// Extra holds what Events.Report listeners added.
 	Extra map[string]any `json:"extra,omitempty"`
 }
@@ -205,6 +209,7 @@ func NewDocument(in ReportInput) *Document {
 		Thresholds: make([]ThresholdResult, 0, len(in.Thresholds)),
 		History:    in.History,
 	}
+	d.RoundedRequests = s.RoundedRequests
 	perSec := perSecondCounts(in.History)
 	for _, e := range s.Entries {
 		d.Stats = append(d.Stats, newEntry(e, s.Total, in.Stats, perSec[entryKey{e.Type, e.Name}]))
