@@ -442,6 +442,10 @@ func (s *Stats) RecordCutShort(n int64) {
 	s.cutShort.Add(n)
 }
 
+// CutShort is Snapshot.CutShort without taking a snapshot: the requests cut
+// short so far. Safe for concurrent use.
+func (s *Stats) CutShort() int64 { return s.cutShort.Load() }
+
 // Histogram returns a copy of the response-time histogram (in microseconds,
 // up to StatsOptions.HistogramMax) of the entry (typ, name), or of the
 // aggregate when typ is empty and name is empty or AggregatedName. It

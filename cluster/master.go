@@ -224,11 +224,14 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		return
 	case wire.TypeStats:
 		// merged whoever sent it, as Locust does
-		entries, errs, err := m.stats.merge(msg.Data)
+		entries, errs, cut, err := m.stats.mergeReport(msg.Data)
 		if err != nil {
 			m.log.Warn("master: bad stats report", "worker", node, "err", err)
 		} else if m.cfg.Stats != nil {
 			m.cfg.Stats.Merge(entries, errs)
+			if cut > 0 {
+				m.cfg.Stats.RecordCutShort(cut)
+			}
 		}
 	case wire.TypeException:
 		if d, ok := wire.Map(msg.Data); ok {
@@ -545,6 +548,7 @@ type MasterStats struct {
 	total      *acc
 	errors     map[string]ErrorReport
 	exceptions map[[2]string]int64
+	cutShort   int64
 }
 
 func newMasterStats() *MasterStats {
@@ -556,6 +560,14 @@ func (s *MasterStats) Totals() (requests, failures int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.total.requests, s.total.failures
+}
+
+// CutShort returns the requests the workers reported cut short by the stop
+// of their users (a Go worker's cut_short key; Python workers send none).
+func (s *MasterStats) CutShort() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cutShort
 }
 
 // Entry returns the requests and failures of one entry.
@@ -594,6 +606,24 @@ func (s *MasterStats) addException(msg, tb, node string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.exceptions[[2]string{msg, tb}]++
+}
+
+// mergeReport is merge, plus the report's cut_short count (0 when it has
+// none, as a Python worker's).
+func (s *MasterStats) mergeReport(data any) ([]locust.RemoteEntry, []locust.RemoteError, int64, error) {
+	entries, errs, err := s.merge(data)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	d, _ := wire.Map(data)
+	cut, _ := wire.Int(d["cut_short"])
+	if cut <= 0 {
+		return entries, errs, 0, nil
+	}
+	s.mu.Lock()
+	s.cutShort += cut
+	s.mu.Unlock()
+	return entries, errs, cut, nil
 }
 
 // merge adds one worker report, accepting what Python sends (float keys

@@ -65,6 +65,11 @@ type StatsReport struct {
 	Errors           map[string]ErrorReport `msgpack:"errors"`
 	UserClassesCount map[string]int64       `msgpack:"user_classes_count"`
 	UserCount        int64                  `msgpack:"user_count"`
+	// CutShort is a Go worker's extra key, which a Locust master ignores:
+	// the requests cut short by the stop of users since the previous
+	// report (locust.Snapshot.CutShort), in no entry. A Go master adds
+	// them to its statistics' cut-short count.
+	CutShort int64 `msgpack:"cut_short,omitempty"`
 }
 
 // Requests is the number of requests in the report's total. It only reads r.
@@ -328,8 +333,17 @@ type Collector struct {
 	next   atomic.Uint32
 	now    func() time.Time
 
-	mu    sync.Mutex // guards start and the Take/Restore sequence
-	start time.Time  // start of the current interval
+	mu       sync.Mutex // guards start, cutShort and the Take/Restore sequence
+	start    time.Time  // start of the current interval
+	cutShort int64      // cut short since the previous Take
+}
+
+// AddCutShort counts n requests cut short by the stop of users: the next
+// report carries them (StatsReport.CutShort). Safe for concurrent use.
+func (c *Collector) AddCutShort(n int64) {
+	c.mu.Lock()
+	c.cutShort += n
+	c.mu.Unlock()
 }
 
 // NewCollector returns an empty Collector whose first interval starts now.
@@ -412,7 +426,9 @@ func (c *Collector) Take(users map[string]int64) *StatsReport {
 		StatsTotal:       total.report("", locust.AggregatedName, start),
 		Errors:           make(map[string]ErrorReport, len(errs)),
 		UserClassesCount: map[string]int64{},
+		CutShort:         c.cutShort,
 	}
+	c.cutShort = 0
 	keys := make([]entryKey, 0, len(entries))
 	for k := range entries {
 		keys = append(keys, k)
@@ -444,6 +460,7 @@ func (c *Collector) Restore(r *StatsReport) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.cutShort += r.CutShort
 	if st := time.Unix(0, int64(r.StatsTotal.StartTime*1e9)); st.Before(c.start) {
 		c.start = st
 	}

@@ -120,8 +120,9 @@ type Worker struct {
 }
 
 type typeRunner struct {
-	r    *locust.Runner
-	done chan struct{}
+	r       *locust.Runner
+	done    chan struct{}
+	cutSeen int64 // r's cut-short count already passed to the Collector
 }
 
 // NewWorker checks the configuration and the user types (names must be
@@ -414,6 +415,7 @@ func (w *Worker) report() {
 	if !w.link.alive() {
 		return
 	}
+	w.collectCutShort()
 	users := map[string]int64{}
 	for name, tr := range w.runners {
 		if n := tr.r.UserCounts()[name]; n > 0 {
@@ -682,6 +684,18 @@ func (w *Worker) sendException(msg, tb string) {
 	w.send(wire.TypeException, map[string]any{"msg": msg, "traceback": tb})
 }
 
+// collectCutShort passes the requests the runners cut short since the last
+// call to the Collector, for the next report.
+func (w *Worker) collectCutShort() {
+	for _, tr := range w.runners {
+		if n := tr.r.Stats().CutShort(); n > tr.cutSeen {
+			w.cutShort.Add(n - tr.cutSeen)
+			w.coll.AddCutShort(n - tr.cutSeen)
+			tr.cutSeen = n
+		}
+	}
+}
+
 // stopUsers stops every runner of the test and waits for them; graceful
 // lets tasks finish for the stop timeout.
 func (w *Worker) stopUsers(graceful bool) {
@@ -696,10 +710,10 @@ func (w *Worker) stopUsers(graceful bool) {
 				w.runCancel()
 			}
 			<-tr.done
-			w.cutShort.Add(tr.r.Snapshot().CutShort)
 		})
 	}
 	wg.Wait()
+	w.collectCutShort()
 	w.runCancel()
 	// deliver the exceptions of the last moments before the final report
 	for {

@@ -1,0 +1,38 @@
+// Command clusterprog is the program the cluster package's command-line
+// tests build: a main of one line, run.Main, run as master and as workers.
+package main
+
+import (
+	"context"
+	"time"
+
+	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/client"
+	"github.com/golocust/locust/run"
+)
+
+// Hit sends GET /go to the host every 20 ms.
+var hit = &locust.UserType{
+	Name: "Hit",
+	Wait: locust.Constant(20 * time.Millisecond),
+	Tasks: locust.NewTaskSet("hit").Task(1, func(ctx context.Context, u *locust.User) error {
+		_, _ = client.HTTPFor(u).Get(ctx, "/go")
+		return nil
+	}),
+}
+
+// Hold sends ten GET /quick, then a GET /hold that the target answers
+// only when the test ends: at the stop every user is in a request.
+var hold = &locust.UserType{
+	Name: "Hold",
+	Tasks: locust.NewTaskSet("hold").Task(1, func(ctx context.Context, u *locust.User) error {
+		c := client.HTTPFor(u)
+		for range 10 {
+			_, _ = c.Get(ctx, "/quick")
+		}
+		_, _ = c.Get(ctx, "/hold")
+		return nil
+	}),
+}
+
+func main() { run.Main(hit, hold) }
