@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -133,7 +132,7 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 // Listen binds the master's ROUTER socket and starts receiving.
 func (m *Master) Listen(ctx context.Context) error {
 	m.sock = zmq4.NewRouter(context.WithoutCancel(ctx), zmq4.WithTimeout(5*time.Second))
-	if err := m.sock.Listen("tcp://" + net.JoinHostPort(m.cfg.BindHost, strconv.Itoa(m.cfg.BindPort))); err != nil {
+	if err := m.sock.Listen(listenEndpoint(m.cfg.BindHost, m.cfg.BindPort)); err != nil {
 		m.sock.Close()
 		return fmt.Errorf("cluster: master cannot listen: %w", err)
 	}
@@ -724,7 +723,6 @@ func parseEntry(m map[string]any) (*acc, entryKey, error) {
 		requests: int64(num("num_requests")), failures: int64(num("num_failures")),
 		length: int64(num("total_content_length")), totalNs: msToNs(num("total_response_time")),
 		maxNs: msToNs(num("max_response_time")), minNs: -1,
-		rt: map[int64]int64{}, reqs: map[int64]int64{}, fails: map[int64]int64{},
 	}
 	if f, ok := wire.Float(m["min_response_time"]); ok {
 		a.minNs = msToNs(f)
@@ -732,18 +730,23 @@ func parseEntry(m map[string]any) (*acc, entryKey, error) {
 	if f, ok := wire.Float(m["last_request_timestamp"]); ok {
 		a.last = time.Unix(0, int64(f*1e9))
 	}
-	for key, dst := range map[string]map[int64]int64{"response_times": a.rt, "num_reqs_per_sec": a.reqs, "num_fail_per_sec": a.fails} {
-		src, ok := m[key].(map[any]any)
+	// the maps stay nil when empty (a report's are read, never written)
+	for _, f := range [...]struct {
+		key string
+		dst *map[int64]int64
+	}{{"response_times", &a.rt}, {"num_reqs_per_sec", &a.reqs}, {"num_fail_per_sec", &a.fails}} {
+		src, ok := m[f.key].(map[any]any)
 		if !ok {
 			continue // empty maps decode with string keys
 		}
+		*f.dst = make(map[int64]int64, len(src))
 		for k, v := range src {
 			kf, ok1 := wire.Float(k)
 			n, ok2 := wire.Int(v)
 			if !ok1 || !ok2 {
-				return nil, entryKey{}, fmt.Errorf("%s: %v: %v", key, k, v)
+				return nil, entryKey{}, fmt.Errorf("%s: %v: %v", f.key, k, v)
 			}
-			dst[int64(math.Round(kf))] += n
+			(*f.dst)[int64(math.Round(kf))] += n
 		}
 	}
 	if v, present := m["response_times_ns"]; present {

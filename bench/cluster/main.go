@@ -22,15 +22,18 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
 
+	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/cluster"
 	"github.com/golocust/locust/cluster/wire"
 )
@@ -67,22 +70,34 @@ var masterProfile string
 
 func runMaster(port, n int, runTime time.Duration, profile string) int {
 	if profile != "" {
+		// the parent sends SIGUSR1 when its measured window starts and
+		// SIGUSR2 when it ends: the profile covers that window only
 		f, err := os.Create(profile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		sig := make(chan os.Signal, 2)
+		signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+		defer signal.Stop(sig)
+		go func() {
+			for s := range sig {
+				if s == syscall.SIGUSR1 {
+					_ = pprof.StartCPUProfile(f)
+				} else {
+					pprof.StopCPUProfile()
+				}
+			}
+		}()
 	}
 	m, err := cluster.NewMaster(cluster.MasterConfig{
 		BindPort: port, ExpectWorkers: n, Users: n, RunTime: runTime,
 		Classes: []cluster.Class{{Name: "Sim"}},
 		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// as the command line's --master: every report also goes into the
+		// statistics the console and reports read
+		Stats: locust.NewStats(locust.StatsOptions{}),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -173,8 +188,10 @@ func measure(n int, window time.Duration) error {
 				errs <- err
 			}
 		})
-		if i%100 == 99 {
-			time.Sleep(5 * time.Millisecond) // do not flood the listener's backlog
+		if i%20 == 19 {
+			// do not flood the listener: zmq4 accepts and greets one
+			// connection at a time
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	// the master spawns when all joined; measure after a warm-up
@@ -196,7 +213,13 @@ func measure(n int, window time.Duration) error {
 		return err
 	}
 	t0 := time.Now()
+	if masterProfile != "" {
+		_ = cmd.Process.Signal(syscall.SIGUSR1)
+	}
 	time.Sleep(window)
+	if masterProfile != "" {
+		_ = cmd.Process.Signal(syscall.SIGUSR2)
+	}
 	c1, err := cpuTicks(cmd.Process.Pid)
 	if err != nil {
 		return err
@@ -245,8 +268,14 @@ func simWorker(ctx context.Context, endpoint string, i int, sent, spawned *atomi
 			"num_fail_per_sec": map[int64]int64{},
 		}
 	}
-	report := func() []byte {
+	// a Go worker's entries also carry their precise times
+	goEntry := func() map[string]any {
 		e := entry()
+		e["response_times_ns"] = map[int64]int64{12_500_000: 1}
+		return e
+	}
+	report := func() []byte {
+		e := goEntry()
 		tot := entry()
 		tot["name"], tot["method"] = "Aggregated", ""
 		return enc(wire.TypeStats, map[string]any{"stats": []any{e}, "stats_total": tot, "errors": map[string]any{},

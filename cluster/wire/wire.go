@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -81,8 +80,8 @@ func Decode(b []byte) (Message, error) {
 	}
 	// check the structure first: lengths that fit in the frame, bounded
 	// depth, scalar map keys, valid UTF-8, no extension types. After this
-	// the decoder below cannot over-allocate, recurse deeply or panic on an
-	// unhashable key.
+	// value (decode.go) cannot read out of bounds, over-allocate, recurse
+	// deeply or panic on an unhashable key.
 	n, err := check(b, 0)
 	if err != nil {
 		return Message{}, fmt.Errorf("%w: %v", ErrFrame, err)
@@ -94,100 +93,25 @@ func Decode(b []byte) (Message, error) {
 		(b[0] == 0xdd && len(b) >= 5 && b[1] == 0 && b[2] == 0 && b[3] == 0 && b[4] == 3)) {
 		return Message{}, fmt.Errorf("%w: not an array of 3 elements", ErrFrame)
 	}
-	dec := msgpack.NewDecoder(bytes.NewReader(b))
-	dec.SetMapDecoder(decodeMap)
-	v, err := dec.DecodeInterface()
-	if err != nil {
-		return Message{}, fmt.Errorf("%w: %v", ErrFrame, err)
+	// the three elements, without a slice for them
+	i := 1 // after 0x93
+	switch b[0] {
+	case 0xdc:
+		i = 3
+	case 0xdd:
+		i = 5
 	}
-	arr, ok := v.([]any)
-	if !ok || len(arr) != 3 {
-		return Message{}, fmt.Errorf("%w: not an array of 3 elements", ErrFrame)
-	}
-	typ, ok := arr[0].(string)
+	t, i := value(b, i)
+	typ, ok := t.(string)
 	if !ok || typ == "" {
-		return Message{}, fmt.Errorf("%w: message type is %T, not a string", ErrFrame, arr[0])
+		return Message{}, fmt.Errorf("%w: message type is %T, not a string", ErrFrame, t)
 	}
-	node, ok := arr[2].(string)
+	data, i := value(b, i)
+	node, ok := strAt(b, i)
 	if !ok {
-		return Message{}, fmt.Errorf("%w: node id of %q is %T, not a string", ErrFrame, typ, arr[2])
+		return Message{}, fmt.Errorf("%w: node id of %q is not a string", ErrFrame, typ)
 	}
-	return Message{Type: typ, Data: normalize(arr[1]), NodeID: node}, nil
-}
-
-// decodeMap decodes a map with keys of any scalar type.
-func decodeMap(d *msgpack.Decoder) (any, error) {
-	n, err := d.DecodeMapLen()
-	if err != nil {
-		return nil, err
-	}
-	if n == -1 {
-		return nil, nil
-	}
-	m := make(map[any]any, n)
-	allStrings := true
-	for range n {
-		k, err := d.DecodeInterface()
-		if err != nil {
-			return nil, err
-		}
-		k = normalize(k)
-		if _, ok := k.(string); !ok {
-			allStrings = false
-		}
-		v, err := d.DecodeInterface()
-		if err != nil {
-			return nil, err
-		}
-		m[k] = v
-	}
-	if !allStrings {
-		return m, nil
-	}
-	sm := make(map[string]any, len(m))
-	for k, v := range m {
-		sm[k.(string)] = v
-	}
-	return sm, nil
-}
-
-// normalize turns every integer into int64 (uint64 only above
-// math.MaxInt64) and float32 into float64, in v and everything it holds
-// (map values included; keys were normalized as the maps were decoded).
-func normalize(v any) any {
-	switch x := v.(type) {
-	case int8:
-		return int64(x)
-	case int16:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case uint8:
-		return int64(x)
-	case uint16:
-		return int64(x)
-	case uint32:
-		return int64(x)
-	case uint64:
-		if x <= math.MaxInt64 {
-			return int64(x)
-		}
-	case float32:
-		return float64(x)
-	case []any:
-		for i := range x {
-			x[i] = normalize(x[i])
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalize(e)
-		}
-	case map[any]any:
-		for k, e := range x {
-			x[k] = normalize(e)
-		}
-	}
-	return v
+	return Message{Type: typ, Data: data, NodeID: node}, nil
 }
 
 // check walks one msgpack value starting at b[0] and returns its length in
