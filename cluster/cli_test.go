@@ -66,6 +66,12 @@ type result struct {
 // at the end of the test if it is still running.
 func start(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, bin, args...)
+}
+
+// startEnv is start with more environment variables (KEY=value).
+func startEnv(t *testing.T, env []string, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{dir: t.TempDir(), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = p.dir
@@ -74,7 +80,7 @@ func start(t *testing.T, bin string, args ...string) *proc {
 			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}
-	p.cmd.Env = append(p.cmd.Env, "HOME="+p.dir)
+	p.cmd.Env = append(append(p.cmd.Env, "HOME="+p.dir), env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	require.NoError(t, p.cmd.Start())
 	go func() {

@@ -222,7 +222,14 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		m.log.Info("master: worker ready", "worker", node, "index", idx, "version", msg.Data)
 		return
 	case wire.TypeStats:
-		// merged whoever sent it, as Locust does
+		if w == nil {
+			// a worker this master never registered (it ran the test of
+			// a master that was restarted): its requests belong to no
+			// test here. It is told to join again (reconnectUnknown).
+			m.log.Warn("master: stats of an unknown worker dropped; it is asked to join again", "worker", node)
+			m.send(id, node, wire.TypeReconnect, wire.ReconnectUnknown)
+			return
+		}
 		entries, errs, cut, err := m.stats.mergeReport(msg.Data)
 		if err != nil {
 			m.log.Warn("master: bad stats report", "worker", node, "err", err)
@@ -243,8 +250,11 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		}
 	}
 	if w == nil {
-		if msg.Type != wire.TypeStats && msg.Type != wire.TypeException {
+		if msg.Type != wire.TypeException {
 			m.log.Warn("master: message from an unknown worker", "worker", node, "type", msg.Type)
+		}
+		if msg.Type == wire.TypeHeartbeat {
+			m.send(id, node, wire.TypeReconnect, wire.ReconnectUnknown)
 		}
 		return
 	}

@@ -486,6 +486,9 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) error {
 		w.log.Warn("the master asked for a new connection")
 		w.confirm(100 * time.Millisecond)
 		w.restoreInDoubt()
+		if m.Data == wire.ReconnectUnknown {
+			w.leaveLostTest()
+		}
 		w.link.close()
 		if err := w.connect(ctx); err != nil {
 			return errQuit
@@ -682,6 +685,22 @@ func (w *Worker) sendException(msg, tb string) {
 		tb = msg
 	}
 	w.send(wire.TypeException, map[string]any{"msg": msg, "traceback": tb})
+}
+
+// leaveLostTest ends the test of a master that does not know this worker
+// any more (it was restarted): the users stop at once, and what they did
+// since the last report is dropped, with a warning: it belongs to no test
+// the master runs. The worker then joins as a new one.
+func (w *Worker) leaveLostTest() {
+	if len(w.runners) == 0 && w.state == "ready" {
+		return
+	}
+	w.stopUsers(false)
+	r := w.coll.Take(nil)
+	w.inDoubt = nil
+	w.state, w.lastSpawn = "ready", 0
+	w.log.Warn("the master does not know this worker (a new master?): the users of its test stopped, their last report dropped",
+		"requests", r.Requests(), "cut_short", r.CutShort)
 }
 
 // collectCutShort passes the requests the runners cut short since the last

@@ -40,6 +40,12 @@ const (
 	TypeReconnect        = "reconnect"
 )
 
+// ReconnectUnknown is the data a Go master sends with reconnect to a worker
+// it does not know (one that ran the test of a master since restarted on
+// the same address). A Locust worker ignores the data and registers again;
+// a Go worker also ends the users of the test that is gone first.
+const ReconnectUnknown = "unknown worker"
+
 // Message is one protocol message. Data holds, after Decode, only these
 // types: nil, bool, int64, uint64 (for integers above math.MaxInt64),
 // float64, string, []byte (msgpack bin), []any, map[string]any (a map whose

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	locust "github.com/golocust/locust"
@@ -11,14 +12,17 @@ import (
 	"github.com/golocust/locust/run"
 )
 
-// Hit sends GET /go to the host every 20 ms.
-var hit = &locust.UserType{
-	Name: "Hit",
-	Wait: locust.Constant(20 * time.Millisecond),
-	Tasks: locust.NewTaskSet("hit").Task(1, func(ctx context.Context, u *locust.User) error {
-		_, _ = client.HTTPFor(u).Get(ctx, "/go")
-		return nil
-	}),
+// hit sends GET /go<tag> to the host every 20 ms, where the tag is
+// $CLUSTERPROG_TAG (so that a test tells its workers' requests apart).
+func hit(tag string) *locust.UserType {
+	return &locust.UserType{
+		Name: "Hit",
+		Wait: locust.Constant(20 * time.Millisecond),
+		Tasks: locust.NewTaskSet("hit").Task(1, func(ctx context.Context, u *locust.User) error {
+			_, _ = client.HTTPFor(u).Get(ctx, "/go"+tag)
+			return nil
+		}),
+	}
 }
 
 // Hold sends ten GET /quick, then a GET /hold that the target answers
@@ -35,4 +39,4 @@ var hold = &locust.UserType{
 	}),
 }
 
-func main() { run.Main(hit, hold) }
+func main() { run.Main(hit(os.Getenv("CLUSTERPROG_TAG")), hold) }
