@@ -131,7 +131,7 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 
 // Listen binds the master's ROUTER socket and starts receiving.
 func (m *Master) Listen(ctx context.Context) error {
-	m.sock = zmq4.NewRouter(context.WithoutCancel(ctx), zmq4.WithTimeout(5*time.Second))
+	m.sock = newRouter(context.WithoutCancel(ctx), 5*time.Second, m.log)
 	if err := m.sock.Listen(listenEndpoint(m.cfg.BindHost, m.cfg.BindPort)); err != nil {
 		m.sock.Close()
 		return fmt.Errorf("cluster: master cannot listen: %w", err)

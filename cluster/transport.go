@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"strconv"
@@ -36,46 +35,14 @@ func (tcpTransport) Dial(ctx context.Context, d transport.Dialer, addr string) (
 	return c, nil
 }
 
-// Listen listens on TCP; each connection it accepts reads through a small
-// buffer, so that a frame's header and body (two reads in zmq4) take one
-// system call: a master reads thousands of small messages a second.
 func (tcpTransport) Listen(ctx context.Context, addr string) (net.Listener, error) {
 	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return bufferedListener{l}, nil
+	return lc.Listen(ctx, "tcp", addr)
 }
 
-// readBuffer is the read buffer of each connection a master accepts: a
-// heartbeat or a small report fits, a larger report is read in a few calls.
-const readBuffer = 2048
-
-type bufferedListener struct{ net.Listener }
-
-func (l bufferedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer)}, nil
-}
-
-// bufferedConn is a connection whose reads go through a buffer. Only its
-// reader reads it (zmq4 reads each connection from one goroutine).
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// listenEndpoint is the endpoint a master's ROUTER listens on, with this
-// transport.
+// listenEndpoint is the endpoint a master's router listens on.
 func listenEndpoint(host string, port int) string {
-	registerTransport()
-	return transportName + "://" + net.JoinHostPort(host, strconv.Itoa(port))
+	return "tcp://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 func (tcpTransport) Addr(ep string) (string, error) { return transport.New("tcp").Addr(ep) }
