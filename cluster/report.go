@@ -147,15 +147,16 @@ type acc struct {
 }
 
 // newPreciseAcc is an acc that also keeps its response times precisely.
+// Its exact times grow as needed (an entry with few requests stays small)
+// and keep their storage across reports.
 func newPreciseAcc() *acc {
 	a := newAcc()
-	a.exact = make([]int64, 0, exactTimes)
 	a.hist = map[int64]int64{}
 	return a
 }
 
-// addTime keeps one response time precisely; it allocates only for a new
-// histogram bucket.
+// addTime keeps one response time precisely; once the exact times have
+// reached their full size, it allocates only for a new histogram bucket.
 func (a *acc) addTime(ns int64) {
 	if len(a.hist) == 0 && len(a.exact) < exactTimes {
 		a.exact = append(a.exact, ns)
