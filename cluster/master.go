@@ -225,7 +225,7 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		if w == nil {
 			// a worker this master never registered (it ran the test of
 			// a master that was restarted): its requests belong to no
-			// test here. It is told to join again (reconnectUnknown).
+			// test here. It is told to join again (wire.ReconnectUnknown).
 			m.log.Warn("master: stats of an unknown worker dropped; it is asked to join again", "worker", node)
 			m.send(id, node, wire.TypeReconnect, wire.ReconnectUnknown)
 			return
