@@ -2,7 +2,9 @@ package locust
 
 import (
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -126,9 +128,11 @@ func (r *Runner) step(uctx context.Context, rs *ramp, warnedFixed *bool) (next t
 	if target > rs.from {
 		// users that stopped themselves meanwhile are not replaced
 		r.users = slices.Grow(r.users, want-rs.moved)
+		first := len(r.users)
 		for ; rs.moved < want; rs.moved++ {
-			r.spawnLocked(uctx)
+			r.newUserLocked(uctx)
 		}
+		r.startUsers(r.users[first:])
 		done = rs.moved == total
 	} else {
 		for rs.moved < want && int(r.userCount.Load()) > target && r.retireNewestLocked() {
@@ -224,6 +228,42 @@ func (r *Runner) nextType() *UserType {
 
 // spawnLocked starts one user and returns it; r.mu must be held.
 func (r *Runner) spawnLocked(ctx context.Context) *User {
+	u := r.newUserLocked(ctx)
+	go r.runUser(u)
+	return u
+}
+
+// parallelSpawn is the batch from which step starts the users' goroutines
+// from every core: starting a goroutine (its stack, its first run) is most
+// of a user's cost, and the runtime does it on the core that asks.
+const parallelSpawn = 512
+
+// startUsers starts the goroutines of users made by newUserLocked, from
+// GOMAXPROCS goroutines at once when there are many; it returns once all
+// are started.
+func (r *Runner) startUsers(users []*User) {
+	n := min(runtime.GOMAXPROCS(0), len(users)/parallelSpawn)
+	if n <= 1 {
+		for _, u := range users {
+			go r.runUser(u)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(users) + n - 1) / n
+	for part := range slices.Chunk(users, per) {
+		wg.Go(func() {
+			for _, u := range part {
+				go r.runUser(u)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// newUserLocked makes one user, counted and added to the runner, whose
+// goroutine the caller starts (runUser); r.mu must be held.
+func (r *Runner) newUserLocked(ctx context.Context) *User {
 	t := r.nextType()
 	r.nextID++
 	u := &User{
@@ -247,7 +287,6 @@ func (r *Runner) spawnLocked(ctx context.Context) *User {
 		u.open = &openUser{iterCh: make(chan int64, 1)}
 	}
 	r.wg.Add(1)
-	go r.runUser(u)
 	return u
 }
 
