@@ -86,7 +86,7 @@ func TestStopSignalInEachPhaseLeavesCompleteReports(t *testing.T) {
 // Ctrl-C while the reports are written.
 type signalDuringReports struct{ sig os.Signal }
 
-func (signalDuringReports) Flags(*flag.FlagSet)                                     {}
+func (signalDuringReports) Flags(*flag.FlagSet)                                    {}
 func (signalDuringReports) Start(context.Context, *locust.Runner, io.Writer) error { return nil }
 func (s signalDuringReports) Stop(context.Context, *locust.Runner, *locust.Snapshot, io.Writer) (locust.Verdict, error) {
 	p, _ := os.FindProcess(os.Getpid())
