@@ -3,6 +3,7 @@ package locust
 import (
 	"context"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -293,6 +294,7 @@ func (r *Runner) newUserLocked(ctx context.Context) *User {
 // runUser is the goroutine of one user.
 func (r *Runner) runUser(u *User) {
 	defer r.wg.Done()
+	pprof.SetGoroutineLabels(r.labels) // inherited by the goroutines user code starts (leaks.go)
 	u.run(u.ctx)
 	if u.open != nil {
 		u.dropPending()

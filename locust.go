@@ -158,10 +158,16 @@ type Runner struct {
 	sharedMu   sync.Mutex
 	shared     map[any]any
 
-	sleepers  sleepers
-	monitor   loadMonitor
-	panics    panicLog
-	abandoned atomic.Int64
+	sleepers   sleepers
+	monitor    loadMonitor
+	panics     panicLog
+	abandoned  atomic.Int64
+	labels     context.Context // profiler labels of the users' goroutines
+	labelValue string
+	leakSettle time.Duration
+	leaked     atomic.Int64
+	leakMu     sync.Mutex
+	expected   []string // ExpectGoroutines
 
 	stopOnce  sync.Once
 	stopCh    chan struct{}
@@ -198,6 +204,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		limitCh:    make(chan struct{}),
 		haltCh:     make(chan struct{}),
 		killCh:     make(chan struct{}),
+		leakSettle: leakSettle,
 		shared:     map[any]any{},
 		monWindow:  monitorWindow,
 	}
@@ -233,6 +240,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 	r.rate = cfg.SpawnRate
 	r.iterQuota.init(cfg.Iterations)
 	r.reqQuota.init(cfg.MaxRequests)
+	r.labels = r.userLabels()
 	return r, nil
 }
 
@@ -575,5 +583,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Unlock()
 	r.state.Store(int32(StateStopped))
 	r.events.TestStop.fire(r)
+	r.checkLeaks()
 	return r.aborted()
 }
