@@ -312,7 +312,7 @@ func (r *Runner) warnAtStart() {
 	r.mu.Lock()
 	target := r.target
 	r.mu.Unlock()
-	if target == 0 {
+	if target == 0 && r.remote.get() == nil {
 		r.log.Warn("the test has 0 users: it runs nothing until SetUsers asks for users")
 	}
 	for _, t := range r.types {
