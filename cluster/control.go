@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,13 +17,15 @@ import (
 // stop, and the loops started by Listen. Guarded by Master.mu, except
 // where said.
 type control struct {
-	want     int       // users asked for (SetUsers, MasterConfig.Users)
-	rate     float64   // their spawn rate; 0: at once
-	from     int       // users handed out when the ramp began
-	rampAt   time.Time // when the ramp began
-	stopping map[string]bool
-	quitSent bool          // quit went to the workers: Close need not send it again
-	wake     chan struct{} // SetUsers: the test's loop looks again
+	want     int               // users asked for (SetUsers, MasterConfig.Users)
+	rate     float64           // their spawn rate; 0: at once
+	from     int               // users handed out when the ramp began
+	rampAt   time.Time         // when the ramp began
+	stopping map[string]bool   // workers sent stop, not yet client_stopped
+	gone     map[string][]byte // workers that stopped and have not sent client_ready again (by node: their id)
+	quitting map[string]bool   // workers sent quit, not yet gone
+	quitSent bool              // quit went to the workers: Close need not send it again
+	wake     chan struct{}     // SetUsers: the test's loop looks again
 
 	cancel    context.CancelFunc // ends Listen's loops (set by Listen)
 	loops     sync.WaitGroup
@@ -30,7 +33,25 @@ type control struct {
 }
 
 func newControl(cfg MasterConfig) control {
-	return control{want: cfg.Users, rate: cfg.SpawnRate, stopping: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return control{want: cfg.Users, rate: cfg.SpawnRate, stopping: map[string]bool{}, gone: map[string][]byte{},
+		quitting: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// seen follows the messages that end a worker's test or its life: a
+// worker that stopped (client_stopped) is gone until it sends client_ready
+// again, and still gets the quit at the end; one that quit is gone for
+// good.
+func (c *control) seen(node string, id []byte, typ string) {
+	switch typ {
+	case wire.TypeClientStopped:
+		delete(c.stopping, node)
+		c.gone[node] = slices.Clone(id)
+	case wire.TypeClientReady:
+		delete(c.gone, node)
+	case wire.TypeQuit:
+		delete(c.gone, node)
+		delete(c.quitting, node)
+	}
 }
 
 // restartRamp starts a ramp from `from` users handed out at now.
@@ -141,17 +162,24 @@ func (m *Master) stopWorkers(limit time.Duration) error {
 	return m.await(limit, "stop", func() int { return len(m.ctl.stopping) })
 }
 
-// quitWorkers sends quit to every worker and waits, up to limit, until
-// they all left.
+// quitWorkers sends quit to every worker, also those that stopped and have
+// not joined again, and waits, up to limit, until they all confirmed it
+// (quit).
 func (m *Master) quitWorkers(limit time.Duration) error {
 	m.mu.Lock()
 	m.running = false
 	m.ctl.quitSent = true
-	for id, w := range m.workers {
-		m.send(w.id, id, wire.TypeQuit, nil)
+	clear(m.ctl.quitting)
+	for node, w := range m.workers {
+		m.send(w.id, node, wire.TypeQuit, nil)
+		m.ctl.quitting[node] = true
+	}
+	for node, id := range m.ctl.gone { // stopped, not back yet
+		m.send(id, node, wire.TypeQuit, nil)
+		m.ctl.quitting[node] = true
 	}
 	m.mu.Unlock()
-	return m.await(limit, "quit", func() int { return len(m.workers) })
+	return m.await(limit, "quit", func() int { return len(m.ctl.quitting) })
 }
 
 // await waits, up to limit, until left (called with m.mu held) is 0.
@@ -183,7 +211,7 @@ func (m *Master) Close() error {
 			return
 		}
 		m.mu.Lock()
-		left := len(m.workers) > 0 && !m.ctl.quitSent
+		left := len(m.workers)+len(m.ctl.gone) > 0 && !m.ctl.quitSent
 		m.mu.Unlock()
 		if left {
 			_ = m.quitWorkers(3 * time.Second)

@@ -24,11 +24,11 @@ import (
 // safe for concurrent use. Make it with NewExtension.
 //
 // With --master (LOCUST_MASTER) it runs the test as a master instead (a
-// locust.Driver): it waits for --expect-workers workers on
-// --master-bind-host:--master-bind-port, hands them the -u users of the
-// user types (their names, weights and fixed counts) with -H, tags and the
-// stop timeout, and merges their reports into the command's runner, which
-// runs no user itself but controls the master (locust.Remote): the console,
+// locust.Driver): it listens on --master-bind-host:--master-bind-port,
+// waits for --expect-workers workers at each test, hands them the -u users
+// of the user types (their names, weights and fixed counts) with -H, tags
+// and the stop timeout, and merges their reports into the command's runner,
+// which runs no user itself but controls the master (locust.Remote): the console,
 // CSV, JSON, HTML reports and thresholds show the workers' requests, its
 // user count is the workers', and a load shape (--stages, shape.Extension's
 // SetShape) changes the users the master hands out. Headless, -t ends the

@@ -228,6 +228,7 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 	defer m.notify()
 	node := string(id)
 	w := m.workers[node]
+	m.ctl.seen(node, id, msg.Type)
 	switch msg.Type {
 	case wire.TypeClientReady:
 		// any version is accepted: "" (Debian's 2.12.1), -1, "2.x"
@@ -298,7 +299,6 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 	case wire.TypeClientStopped, wire.TypeQuit:
 		w.info.State = "stopped"
 		delete(m.workers, node)
-		delete(m.ctl.stopping, node)
 	}
 }
 
