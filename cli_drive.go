@@ -42,6 +42,14 @@ type Driver interface {
 	Close() error
 }
 
+// RemoteViewer is implemented by an extension that shows a Driver's
+// Remote also between tests, such as the web UI (its workers table): the
+// command line hands it the Remote once the Driver connected, before any
+// test. Like Extension, it need not be safe for concurrent use.
+type RemoteViewer interface {
+	ViewRemote(Remote)
+}
+
 // Stopping returns a channel that is closed when the test is asked to stop
 // (Stop, StopWith, Abort, Kill, a run time or limit). Safe for concurrent
 // use.
@@ -70,6 +78,11 @@ func (s *session) runDriven(ctx context.Context, d Driver, cfg Config, types []*
 		}
 	}()
 	s.driving, s.remote = d, rem
+	for _, e := range s.cmd.Extensions {
+		if v, ok := e.(RemoteViewer); ok {
+			v.ViewRemote(rem)
+		}
+	}
 	return s.runTests(ctx, cfg, types, nil)
 }
 

@@ -121,7 +121,9 @@ func (e *Extension) Connect(ctx context.Context, cfg locust.Config, types []*loc
 		Tags: cfg.Tags, ExcludeTags: cfg.ExcludeTags, Logger: log,
 	})
 	if err == nil {
-		err = m.Listen(ctx)
+		// the master lives until Close (the command calls it), also when
+		// ctx ends first: its workers still get their stop or quit
+		err = m.Listen(context.WithoutCancel(ctx))
 	}
 	if err != nil {
 		return nil, err
