@@ -55,37 +55,43 @@ func eachWorker(m map[string]any, n int, state string, users float64) bool {
 	return true
 }
 
-// The web UI on a master (--master, no --headless) with two Go workers, as
-// a user drives it: the page lists the connected workers before any test;
-// its start form spawns the users across them; a change of the user count
-// is handed out again; stop sends them stop and they stay for a new test,
-// which starts from the form again with statistics of its own; quitting
-// the program sends them quit.
-func TestWebUIOnAMaster(t *testing.T) {
+// masterUI is a command with the web UI and --master, and two Go workers
+// of fastUser joined to it, all in this process.
+type masterUI struct {
+	base   string
+	out    *lockedBuffer
+	done   chan int   // the command's exit code
+	werrs  chan error // each worker's Run error
+	cancel context.CancelFunc
+}
+
+// startMasterUI starts a masterUI; the workers join once the master listens.
+func startMasterUI(t *testing.T) *masterUI {
+	t.Helper()
 	port := freePort(t)
 	ext := webui.NewExtension(webui.WithSampleInterval(200 * time.Millisecond))
-	done := make(chan int, 1)
-	var out lockedBuffer
+	mu := &masterUI{out: &lockedBuffer{}, done: make(chan int, 1), werrs: make(chan error, 2)}
 	c := &locust.Command{Name: "master", Users: []*locust.UserType{fastUser()}, Extensions: []locust.Extension{ext, cluster.NewExtension()},
-		Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }, Dir: t.TempDir()}
+		Stdout: mu.out, Stderr: mu.out, Getenv: func(string) string { return "" }, Dir: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	mu.cancel = cancel
 	go func() {
-		done <- c.Run(ctx, []string{"-P", "0", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", strconv.Itoa(port),
+		mu.done <- c.Run(ctx, []string{"-P", "0", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", strconv.Itoa(port),
 			"--expect-workers", "2", "-H", "http://127.0.0.1:9"})
 	}()
+	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		wcancel()
+	})
 	select {
 	case <-ext.Ready():
-	case code := <-done:
-		t.Fatalf("the command ended (%d): %s", code, out.String())
+	case code := <-mu.done:
+		t.Fatalf("the command ended (%d): %s", code, mu.out.String())
 	case <-time.After(10 * time.Second):
 		t.Fatal("the web UI did not start")
 	}
-	base := ext.URL()
-
-	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer wcancel()
-	werrs := make(chan error, 2)
+	mu.base = ext.URL()
 	for i := range 2 {
 		w, err := cluster.NewWorker(cluster.WorkerConfig{
 			MasterPort: port, NodeID: "uitest" + strconv.Itoa(i) + "_0123456789abcdef0123456789abcdef",
@@ -93,8 +99,40 @@ func TestWebUIOnAMaster(t *testing.T) {
 			Logger: slog.New(slog.DiscardHandler),
 		}, fastUser())
 		require.NoError(t, err)
-		go func() { werrs <- w.Run(wctx) }()
+		go func() { mu.werrs <- w.Run(wctx) }()
 	}
+	return mu
+}
+
+// quit ends the command (as a stop signal while no test runs does) and
+// checks that it returns and that the workers quit with it.
+func (mu *masterUI) quit(t *testing.T) {
+	t.Helper()
+	mu.cancel()
+	select {
+	case <-mu.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command did not return")
+	}
+	for range 2 {
+		select {
+		case err := <-mu.werrs:
+			assert.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Fatal("a worker did not quit with the master")
+		}
+	}
+}
+
+// The web UI on a master (--master, no --headless) with two Go workers, as
+// a user drives it: the page lists the connected workers before any test;
+// its start form spawns the users across them; a change of the user count
+// is handed out again; stop sends them stop and they stay for a new test,
+// which starts from the form again with statistics of its own; quitting
+// the program sends them quit.
+func TestWebUIOnAMaster(t *testing.T) {
+	mu := startMasterUI(t)
+	base := mu.base
 
 	m := waitFor(t, base, "two ready workers before any test", func(m map[string]any) bool { return eachWorker(m, 2, "ready", 0) })
 	assert.Equal(t, "ready", m["state"])
@@ -135,21 +173,8 @@ func TestWebUIOnAMaster(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	waitFor(t, base, "the second test stopped", func(m map[string]any) bool { return m["state"] == "stopped" })
 
-	cancel() // the program quits: the workers get quit
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the command did not return")
-	}
-	for range 2 {
-		select {
-		case err := <-werrs:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Fatal("a worker did not quit with the master")
-		}
-	}
-	assert.Contains(t, out.String(), "master listening")
+	mu.quit(t) // the program quits: the workers get quit
+	assert.Contains(t, mu.out.String(), "master listening")
 }
 
 // total is the Aggregated row's requests in /stats/requests.
