@@ -22,6 +22,7 @@ type control struct {
 	from     int               // users handed out when the ramp began
 	rampAt   time.Time         // when the ramp began
 	stopping map[string]bool   // workers sent stop, not yet client_stopped
+	final    map[string]bool   // workers stopped, their report after client_stopped not yet in
 	gone     map[string][]byte // workers that stopped and have not sent client_ready again (by node: their id)
 	quitting map[string]bool   // workers sent quit, not yet gone
 	quitSent bool              // quit went to the workers: Close need not send it again
@@ -33,17 +34,22 @@ type control struct {
 }
 
 func newControl(cfg MasterConfig) control {
-	return control{want: cfg.Users, rate: cfg.SpawnRate, stopping: map[string]bool{}, gone: map[string][]byte{},
-		quitting: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return control{want: cfg.Users, rate: cfg.SpawnRate, stopping: map[string]bool{}, final: map[string]bool{},
+		gone: map[string][]byte{}, quitting: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // seen follows the messages that end a worker's test or its life: a
 // worker that stopped (client_stopped) is gone until it sends client_ready
-// again, and still gets the quit at the end; one that quit is gone for
-// good.
+// again, and still gets the quit at the end; its next stats report is its
+// last of the test; one that quit is gone for good.
 func (c *control) seen(node string, id []byte, typ string) {
 	switch typ {
+	case wire.TypeStats:
+		delete(c.final, node)
 	case wire.TypeClientStopped:
+		if c.stopping[node] {
+			c.final[node] = true
+		}
 		delete(c.stopping, node)
 		c.gone[node] = slices.Clone(id)
 	case wire.TypeClientReady:
@@ -145,13 +151,21 @@ func (m *Master) SetHost(host string) {
 	m.mu.Unlock()
 }
 
+// finalReportWait bounds the wait for a stopped worker's next stats report:
+// a Locust worker sends none with client_stopped, only every 3 s.
+const finalReportWait = 3500 * time.Millisecond
+
 // stopWorkers sends stop to every worker and waits, up to limit, until
-// those that are not missing confirmed it (client_stopped, after their last
-// report).
+// those that are not missing confirmed it (client_stopped), then, up to
+// finalReportWait, for each one's next stats report: a Python worker
+// reports its last requests only then (a Go worker right before
+// client_stopped, and again at its next report), so that they count in
+// this test.
 func (m *Master) stopWorkers(limit time.Duration) error {
 	m.mu.Lock()
 	m.running = false
 	clear(m.ctl.stopping)
+	clear(m.ctl.final)
 	for id, w := range m.workers {
 		m.send(w.id, id, wire.TypeStop, nil)
 		if w.info.State != "missing" {
@@ -159,7 +173,10 @@ func (m *Master) stopWorkers(limit time.Duration) error {
 		}
 	}
 	m.mu.Unlock()
-	return m.await(limit, "stop", func() int { return len(m.ctl.stopping) })
+	if err := m.await(limit, "stop", func() int { return len(m.ctl.stopping) }); err != nil {
+		return err
+	}
+	return m.await(finalReportWait, "last report after the stop", func() int { return len(m.ctl.final) })
 }
 
 // quitWorkers sends quit to every worker, also those that stopped and have

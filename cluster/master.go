@@ -303,8 +303,10 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 }
 
 // Distribute (a pure function, safe for concurrent use) splits users among classes (fixed counts first, then by weight,
-// largest remainders) and then among n workers (even shares, the remainder
-// to the first workers). The result is indexed by worker.
+// largest remainders) and then among n workers (even shares; the
+// remainders go round the workers, class after class, so that the
+// workers' totals differ by one at most, as Locust's dispatcher keeps
+// them). The result is indexed by worker.
 func Distribute(classes []Class, users, n int) []map[string]int {
 	perClass := map[string]int{}
 	left := users
@@ -356,13 +358,17 @@ func Distribute(classes []Class, users, n int) []map[string]int {
 	for i := range out {
 		out[i] = map[string]int{}
 	}
+	// each class's remainder goes on round the workers where the previous
+	// class's stopped, so that the workers' totals differ by one at most
+	next := 0
 	for _, c := range classes {
 		k := perClass[c.Name]
 		for i := range n {
 			out[i][c.Name] = k / n
-			if i < k%n {
-				out[i][c.Name]++
-			}
+		}
+		for range k % n {
+			out[next][c.Name]++
+			next = (next + 1) % n
 		}
 	}
 	return out
