@@ -301,7 +301,8 @@ func (r *Runner) UserCount() int {
 
 // UserCounts returns the number of running users of each type, by name
 // (types with none running are left out). Like UserCount, it does not count
-// users that stopped themselves (ErrStopUser).
+// users that stopped themselves (ErrStopUser). It counts this process's
+// users only: with a Remote (SetRemote) it is empty (see Workers).
 func (r *Runner) UserCounts() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
