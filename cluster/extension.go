@@ -25,7 +25,8 @@ import (
 //
 // With --master (LOCUST_MASTER) it runs the test as a master instead (a
 // locust.Driver): it listens on --master-bind-host:--master-bind-port,
-// waits for --expect-workers workers at each test, hands them the -u users
+// waits for --expect-workers workers (headless; a test started from the
+// web UI starts on the workers there are), hands them the -u users
 // of the user types (their names, weights and fixed counts) with -H, tags
 // and the stop timeout, and merges their reports into the command's runner,
 // which runs no user itself but controls the master (locust.Remote): the console,
@@ -136,8 +137,9 @@ func (e *Extension) Connect(ctx context.Context, cfg locust.Config, types []*loc
 // Drive runs one test on the workers (Master.RunTest; with last, a
 // headless run, the master sends quit rather than stop at its end) with
 // cfg's host and run time, and merges the workers' reports into r's
-// statistics. The test waits for --expect-workers workers; its run time
-// starts when they get their users. It ends r ("run time") when the run
+// statistics. A headless test waits for --expect-workers workers, a test
+// started from the web UI for one (as in Locust: workers that join later
+// get their share); its run time starts when they get their users. It ends r ("run time") when the run
 // time is over, aborts r when the master fails, and stops the workers when
 // r stops (a stop signal, the web UI's stop, a load shape's end).
 func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Config, last bool) {
@@ -155,9 +157,11 @@ func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Conf
 	}()
 	var err error
 	if last {
-		err = m.runTest(mctx, cfg.RunTime, true)
+		err = m.runTest(mctx, cfg.RunTime, e.expectWorkers, true)
 	} else {
-		err = m.RunTest(mctx, cfg.RunTime)
+		// as Locust's UI: start on the workers there are (one at least);
+		// those that join later get their share
+		err = m.runTest(mctx, cfg.RunTime, 1, false)
 	}
 	select {
 	case <-r.Stopping():

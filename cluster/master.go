@@ -385,7 +385,7 @@ func (m *Master) Run(ctx context.Context) error {
 		return errors.New("cluster: Master.Run before Listen")
 	}
 	defer m.Close()
-	return m.runTest(ctx, m.cfg.RunTime, true)
+	return m.runTest(ctx, m.cfg.RunTime, m.cfg.ExpectWorkers, true)
 }
 
 // RunTest runs one test of a master that runs several (the web UI's): it
@@ -401,12 +401,13 @@ func (m *Master) RunTest(ctx context.Context, runTime time.Duration) error {
 	if m.sock == nil {
 		return errors.New("cluster: Master.RunTest before Listen")
 	}
-	return m.runTest(ctx, runTime, false)
+	return m.runTest(ctx, runTime, m.cfg.ExpectWorkers, false)
 }
 
-// runTest runs one test; quit ends it with quit rather than stop.
-func (m *Master) runTest(ctx context.Context, runTime time.Duration, quit bool) error {
-	m.log.Info("master: waiting for workers", "expect", m.cfg.ExpectWorkers)
+// runTest runs one test once expect workers are ready; quit ends it with
+// quit rather than stop.
+func (m *Master) runTest(ctx context.Context, runTime time.Duration, expect int, quit bool) error {
+	m.log.Info("master: waiting for workers", "expect", expect)
 	for {
 		m.mu.Lock()
 		ready := 0
@@ -416,7 +417,7 @@ func (m *Master) runTest(ctx context.Context, runTime time.Duration, quit bool) 
 			}
 		}
 		m.mu.Unlock()
-		if ready >= m.cfg.ExpectWorkers {
+		if ready >= expect {
 			break
 		}
 		select {

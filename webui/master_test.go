@@ -58,28 +58,42 @@ func eachWorker(m map[string]any, n int, state string, users float64) bool {
 // masterUI is a command with the web UI and --master, and two Go workers
 // of fastUser joined to it, all in this process.
 type masterUI struct {
-	base   string
-	out    *lockedBuffer
-	done   chan int   // the command's exit code
-	werrs  chan error // each worker's Run error
-	cancel context.CancelFunc
+	base    string
+	port    int
+	out     *lockedBuffer
+	done    chan int   // the command's exit code
+	werrs   chan error // each worker's Run error
+	workers int        // workers started
+	wctx    context.Context
+	cancel  context.CancelFunc
 }
 
-// startMasterUI starts a masterUI; the workers join once the master listens.
+// startMasterUI starts a masterUI with two workers, which join once the
+// master listens.
 func startMasterUI(t *testing.T) *masterUI {
+	t.Helper()
+	mu := startMasterUIWith(t, 2)
+	mu.addWorker(t)
+	mu.addWorker(t)
+	return mu
+}
+
+// startMasterUIWith starts a masterUI that expects n workers, with none.
+func startMasterUIWith(t *testing.T, n int) *masterUI {
 	t.Helper()
 	port := freePort(t)
 	ext := webui.NewExtension(webui.WithSampleInterval(200 * time.Millisecond))
-	mu := &masterUI{out: &lockedBuffer{}, done: make(chan int, 1), werrs: make(chan error, 2)}
+	mu := &masterUI{out: &lockedBuffer{}, done: make(chan int, 1), werrs: make(chan error, 8), port: port}
 	c := &locust.Command{Name: "master", Users: []*locust.UserType{fastUser()}, Extensions: []locust.Extension{ext, cluster.NewExtension()},
 		Stdout: mu.out, Stderr: mu.out, Getenv: func(string) string { return "" }, Dir: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	mu.cancel = cancel
 	go func() {
 		mu.done <- c.Run(ctx, []string{"-P", "0", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", strconv.Itoa(port),
-			"--expect-workers", "2", "-H", "http://127.0.0.1:9"})
+			"--expect-workers", strconv.Itoa(n), "-H", "http://127.0.0.1:9"})
 	}()
 	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	mu.wctx = wctx
 	t.Cleanup(func() {
 		cancel()
 		wcancel()
@@ -92,16 +106,20 @@ func startMasterUI(t *testing.T) *masterUI {
 		t.Fatal("the web UI did not start")
 	}
 	mu.base = ext.URL()
-	for i := range 2 {
-		w, err := cluster.NewWorker(cluster.WorkerConfig{
-			MasterPort: port, NodeID: "uitest" + strconv.Itoa(i) + "_0123456789abcdef0123456789abcdef",
-			HeartbeatInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond,
-			Logger: slog.New(slog.DiscardHandler),
-		}, fastUser())
-		require.NoError(t, err)
-		go func() { mu.werrs <- w.Run(wctx) }()
-	}
 	return mu
+}
+
+// addWorker starts one more Go worker, uitestN_...
+func (mu *masterUI) addWorker(t *testing.T) {
+	t.Helper()
+	w, err := cluster.NewWorker(cluster.WorkerConfig{
+		MasterPort: mu.port, NodeID: "uitest" + strconv.Itoa(mu.workers) + "_0123456789abcdef0123456789abcdef",
+		HeartbeatInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+	}, fastUser())
+	require.NoError(t, err)
+	mu.workers++
+	go func() { mu.werrs <- w.Run(mu.wctx) }()
 }
 
 // quit ends the command (as a stop signal while no test runs does) and
@@ -114,7 +132,7 @@ func (mu *masterUI) quit(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the command did not return")
 	}
-	for range 2 {
+	for range mu.workers {
 		select {
 		case err := <-mu.werrs:
 			assert.NoError(t, err)
@@ -175,6 +193,28 @@ func TestWebUIOnAMaster(t *testing.T) {
 
 	mu.quit(t) // the program quits: the workers get quit
 	assert.Contains(t, mu.out.String(), "master listening")
+}
+
+// As Locust's UI does, a test started from the page runs on the workers
+// there are, even fewer than --expect-workers (that is for headless runs),
+// and a worker that joins the running test gets its share.
+func TestWebUIOnAMasterStartsOnTheWorkersThere(t *testing.T) {
+	mu := startMasterUIWith(t, 3)
+	mu.addWorker(t)
+	waitFor(t, mu.base, "one ready worker", func(m map[string]any) bool { return eachWorker(m, 1, "ready", 0) })
+	code, body := post(t, mu.base+"/swarm", url.Values{"user_count": {"4"}, "spawn_rate": {"100"}}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	waitFor(t, mu.base, "4 users on the one worker", func(m map[string]any) bool {
+		return eachWorker(m, 1, "running", 4) && m["user_count"] == 4.0
+	})
+	mu.addWorker(t)
+	waitFor(t, mu.base, "the joining worker's share", func(m map[string]any) bool {
+		return eachWorker(m, 2, "running", 2) && m["user_count"] == 4.0
+	})
+	code, body = post(t, mu.base+"/stop", nil, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	waitFor(t, mu.base, "stopped", func(m map[string]any) bool { return m["state"] == "stopped" && eachWorker(m, 2, "ready", 0) })
+	mu.quit(t)
 }
 
 // total is the Aggregated row's requests in /stats/requests.
