@@ -96,6 +96,7 @@ type session struct {
 	drive          func(context.Context) // a Driver's run, beside the Runner's
 	driving        Driver                // the Driver of the tests, or nil
 	remote         Remote                // driving's Remote
+	driveCfg       Config                // the test driven on remote
 }
 
 // note is an INFO line to log at start.

@@ -104,6 +104,7 @@ func (s *session) newRunner(cfg Config, types []*UserType) (*Runner, error) {
 		return nil, err
 	}
 	d, last := s.driving, s.launcher() == nil
+	s.driveCfg = cfg
 	s.drive = func(ctx context.Context) { d.Drive(ctx, r, cfg, last) }
 	return r, nil
 }

@@ -116,6 +116,8 @@ func TestDriverRunsThroughTheSummary(t *testing.T) {
 	assert.Equal(t, 6, d.final.UserCount, "the summary's users are the remote's")
 	assert.True(t, d.stopAt.After(d.driveEnd))
 	assert.Contains(t, res.stdout, "/remote")
+	assert.Contains(t, res.stderr, `msg="starting test" users=7 spawn_rate=2 run_time=1s`, "the test's run time, kept by the remote side")
+	assert.NotContains(t, res.stderr, "all users spawned", "the runner spawns none: the remote side says when its users run")
 	_, ok := d.final.Entry("GET", "/")
 	assert.False(t, ok, "no local user ran")
 }

@@ -49,7 +49,9 @@ func (r *Runner) control(ctx, uctx context.Context) stopPlan {
 				r.stats.Reset()
 				r.events.ResetStats.fire(struct{}{})
 			}
-			r.log.Info("all users spawned", "users", live)
+			if r.remote.get() == nil { // a Remote's own log says when its users run
+				r.log.Info("all users spawned", "users", live)
+			}
 			r.events.SpawningComplete.fire(live)
 		case !done:
 			r.state.Store(int32(StateSpawning))
