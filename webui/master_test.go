@@ -197,12 +197,16 @@ func TestWebUIOnAMaster(t *testing.T) {
 
 // As Locust's UI does, a test started from the page runs on the workers
 // there are, even fewer than --expect-workers (that is for headless runs),
-// and a worker that joins the running test gets its share.
+// but not on none; a worker that joins the running test gets its share.
 func TestWebUIOnAMasterStartsOnTheWorkersThere(t *testing.T) {
 	mu := startMasterUIWith(t, 3)
+	code, body := post(t, mu.base+"/swarm", url.Values{"user_count": {"4"}, "spawn_rate": {"100"}}, nil)
+	assert.Equal(t, http.StatusBadRequest, code, body)
+	assert.Contains(t, body, "before at least one worker processes has connected", "no worker yet: Locust's answer")
+	assert.Equal(t, "ready", statsRequests(t, mu.base)["state"])
 	mu.addWorker(t)
 	waitFor(t, mu.base, "one ready worker", func(m map[string]any) bool { return eachWorker(m, 1, "ready", 0) })
-	code, body := post(t, mu.base+"/swarm", url.Values{"user_count": {"4"}, "spawn_rate": {"100"}}, nil)
+	code, body = post(t, mu.base+"/swarm", url.Values{"user_count": {"4"}, "spawn_rate": {"100"}}, nil)
 	require.Equal(t, http.StatusOK, code, body)
 	waitFor(t, mu.base, "4 users on the one worker", func(m map[string]any) bool {
 		return eachWorker(m, 1, "running", 4) && m["user_count"] == 4.0

@@ -424,6 +424,13 @@ func (e *Extension) swarm(w http.ResponseWriter, r *http.Request) {
 		change(prev)
 		return
 	}
+	e.mu.Lock()
+	rem := e.remote
+	e.mu.Unlock()
+	if rem != nil && len(rem.Workers()) == 0 { // as Locust's master
+		fail(http.StatusBadRequest, "You can't start a distributed test before at least one worker processes has connected")
+		return
+	}
 	s := &swarm{cfg: f, runTime: runTime, started: make(chan struct{})}
 	giveUp := time.After(10 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
