@@ -26,18 +26,18 @@ import (
 // With --master (LOCUST_MASTER) it runs the test as a master instead (a
 // locust.Driver): it listens on --master-bind-host:--master-bind-port,
 // waits for --expect-workers workers (headless; a test started from the
-// web UI starts on the workers there are), hands them the -u users
-// of the user types (their names, weights and fixed counts) with -H, tags
-// and the stop timeout, and merges their reports into the command's runner,
-// which runs no user itself but controls the master (locust.Remote): the console,
-// CSV, JSON, HTML reports and thresholds show the workers' requests, its
-// user count is the workers', and a load shape (--stages, shape.Extension's
-// SetShape) changes the users the master hands out. Headless, -t ends the
-// test (the workers get quit), as does a stop signal. Without --headless,
-// the web UI starts each test on the connected workers, its stop sends
-// them stop, and its page lists them (Runner.Workers). The open model and
-// the capacity search are not distributed yet: with --master they are
-// refused.
+// web UI starts on the workers there are), hands them the -u users of the
+// user types (their names, weights and fixed counts) with -H, tags and the
+// stop timeout, and merges their reports into the command's runner, which
+// runs no user itself but controls the master (locust.Remote): the
+// console, CSV, JSON, HTML reports and thresholds show the workers'
+// requests, its user count is the workers', and a load shape (--stages,
+// shape.Extension's SetShape) changes the users the master hands out.
+// Headless, -t ends the test (the workers get quit), as does a stop
+// signal. Without --headless, the web UI starts each test on the
+// connected workers, its stop sends them stop, and its page lists them
+// (Runner.Workers). The open model and the capacity search are not
+// distributed yet: with --master they are refused.
 type Extension struct {
 	worker     bool
 	masterHost string
@@ -139,9 +139,10 @@ func (e *Extension) Connect(ctx context.Context, cfg locust.Config, types []*loc
 // cfg's host and run time, and merges the workers' reports into r's
 // statistics. A headless test waits for --expect-workers workers, a test
 // started from the web UI for one (as in Locust: workers that join later
-// get their share); its run time starts when they get their users. It ends r ("run time") when the run
-// time is over, aborts r when the master fails, and stops the workers when
-// r stops (a stop signal, the web UI's stop, a load shape's end).
+// get their share); its run time starts when they get their users. It
+// ends r ("run time") when the run time is over, aborts r when the master
+// fails, and stops the workers when r stops (a stop signal, the web UI's
+// stop, a load shape's end).
 func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Config, last bool) {
 	m := e.m
 	m.SetStats(r.Stats())
