@@ -94,6 +94,9 @@ type session struct {
 	launched       bool                  // a Launcher starts the tests (the web UI)
 	signalled      atomic.Bool           // a stop signal arrived during a test
 	drive          func(context.Context) // a Driver's run, beside the Runner's
+	driving        Driver                // the Driver of the tests, or nil
+	remote         Remote                // driving's Remote
+	driveCfg       Config                // the test driven on remote
 }
 
 // note is an INFO line to log at start.

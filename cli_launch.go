@@ -2,10 +2,8 @@ package locust
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -52,6 +50,12 @@ func (s *session) launcher() Launcher {
 func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r *Runner) int {
 	l := s.launcher()
 	if l == nil {
+		if r == nil {
+			var err error
+			if r, err = s.newRunner(cfg, types); err != nil {
+				return s.fail(oneLine(err))
+			}
+		}
 		return s.run(ctx, r)
 	}
 	s.launched = true
@@ -81,8 +85,8 @@ func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r
 			return code
 		}
 		if r == nil {
-			if r, err = NewRunner(cfg, types...); err != nil {
-				return s.fail(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+			if r, err = s.newRunner(cfg, types); err != nil {
+				return s.fail(oneLine(err))
 			}
 		}
 		if cfg.Users == 0 {

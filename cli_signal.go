@@ -44,6 +44,9 @@ func (s *session) run(ctx context.Context, r *Runner) int {
 		s.logger.Info("no web UI in this program: running headless (pass --headless to silence this note)")
 	}
 	cfg := r.Config()
+	if s.remote != nil {
+		cfg = s.driveCfg // the remote side runs the users and the clock
+	}
 	if cfg.ArrivalRate > 0 {
 		s.logger.Info("starting test", "arrival_rate", cfg.ArrivalRate, "max_users", cfg.MaxUsers, "run_time", cfg.RunTime.String(), "host", cfg.Host)
 	} else {

@@ -52,7 +52,9 @@ func (r *Runner) control(ctx, uctx context.Context) stopPlan {
 				r.stats.Reset()
 				r.events.ResetStats.fire(struct{}{})
 			}
-			r.log.Info("all users spawned", "users", live)
+			if r.remote.get() == nil { // a Remote's own log says when its users run
+				r.log.Info("all users spawned", "users", live)
+			}
 			r.events.SpawningComplete.fire(live)
 		case !done:
 			r.state.Store(int32(StateSpawning))
@@ -353,7 +355,7 @@ func (r *Runner) warnAtStart() {
 	r.mu.Lock()
 	target := r.target
 	r.mu.Unlock()
-	if target == 0 {
+	if target == 0 && r.remote.get() == nil {
 		r.log.Warn("the test has 0 users: it runs nothing until SetUsers asks for users")
 	}
 	for _, t := range r.types {

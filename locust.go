@@ -141,6 +141,7 @@ type Runner struct {
 	reqQuota  quota
 	userCount atomic.Int64 // live users (not stopped, not stopped themselves)
 	_         [cacheLine]byte
+	remote    remoteRef // SetRemote: the users run there
 
 	state atomic.Int32
 
@@ -297,12 +298,19 @@ func (r *Runner) Events() *Events { return &r.events }
 func (r *Runner) State() State { return State(r.state.Load()) }
 
 // UserCount is the number of running users. Users that stopped themselves
-// (ErrStopUser) or were asked to stop are not counted.
-func (r *Runner) UserCount() int { return int(r.userCount.Load()) }
+// (ErrStopUser) or were asked to stop are not counted. With a Remote
+// (SetRemote) it is the Remote's user count.
+func (r *Runner) UserCount() int {
+	if rem := r.remote.get(); rem != nil {
+		return rem.Users()
+	}
+	return int(r.userCount.Load())
+}
 
 // UserCounts returns the number of running users of each type, by name
 // (types with none running are left out). Like UserCount, it does not count
-// users that stopped themselves (ErrStopUser).
+// users that stopped themselves (ErrStopUser). It counts this process's
+// users only: with a Remote (SetRemote) it is empty (see Workers).
 func (r *Runner) UserCounts() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -397,6 +405,9 @@ func (r *Runner) SetUsers(n int, rate float64) error {
 	}
 	if rate < 0 {
 		return fmt.Errorf("spawn rate must be at least 0, not %g", rate)
+	}
+	if rem := r.remote.get(); rem != nil {
+		return rem.SetUsers(n, rate)
 	}
 	r.mu.Lock()
 	r.target, r.rate = n, rate
