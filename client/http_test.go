@@ -75,3 +75,19 @@ func TestHTTPClientClosesIdleConnections(t *testing.T) {
 		return nil
 	})
 }
+
+// BenchmarkHTTPGetWithHeader is BenchmarkHTTPGet on a session with two
+// WithHeader headers, sent with every request.
+func BenchmarkHTTPGetWithHeader(b *testing.B) {
+	host := cannedServer(b)
+	runOnceTB(b, host, func(ctx context.Context, u *locust.User) error {
+		c := client.NewHTTP(u, client.WithHeader("Accept", "text/plain"), client.WithHeader("X-Test", "1"))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Get(ctx, "/"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return nil
+	})
+}
