@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	locust "github.com/golocust/locust"
@@ -31,11 +32,12 @@ type HTTP struct {
 	timeout time.Duration
 	header  http.Header
 
-	// the request in flight, for the trace hook that sees each attempt
+	// the request in flight, for the trace hooks that see each attempt
 	trace        httptrace.ClientTrace
 	method, name string
-	attempts     int           // connections asked for in this hop
-	attemptStart time.Time     // when the current attempt asked for one
+	attempt      atomic.Uint32 // attemptOpen, attemptWritten: set by the transport's goroutines too
+	fresh        bool          // attemptStart is the request's start, no connection asked for yet
+	attemptStart time.Time     // when the current attempt asked for a connection
 	retried      time.Duration // time spent in failed attempts
 	rc           *reqCtx
 
@@ -94,15 +96,29 @@ func sameContext(a, b context.Context) bool {
 	return t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
+// The state of a request's current attempt, in HTTP.attempt.
+const (
+	attemptOpen    = 1 << iota // a connection was asked for, no response byte came yet
+	attemptWritten             // the transport wrote the request
+)
+
 // getConn is the trace hook (httptrace.ClientTrace.GetConn) called each
-// time the transport asks for a connection for a request. net/http retries an idempotent request once,
-// on a new connection, when a reused one was closed before any byte of the
-// response: a second call in the same hop is that retry, and the failed
-// attempt is recorded on its own, as the target saw it.
+// time the transport asks for a connection for a request: once per hop (the
+// request, each redirect followed), and again when net/http retries the
+// hop on a new connection after a reused one closed before any byte of the
+// response. An attempt still open then got no response: if the transport
+// wrote it, the target received it, and it is recorded on its own as a
+// failure, as the target saw it. An attempt never written is not a
+// request: the target never got it. Only a retry or a redirect reads the
+// clock here; the first attempt starts when the request does.
 func (s *HTTP) getConn(string) {
+	prev := s.attempt.Swap(attemptOpen)
+	if s.fresh {
+		s.fresh = false
+		return
+	}
 	now := time.Now()
-	s.attempts++
-	if s.attempts > 1 {
+	if prev == attemptOpen|attemptWritten {
 		d := now.Sub(s.attemptStart)
 		s.retried += d
 		s.u.Record(locust.Request{Type: s.method, Name: s.name, Start: s.attemptStart, Duration: d,
@@ -111,27 +127,20 @@ func (s *HTTP) getConn(string) {
 	s.attemptStart = now
 }
 
-// hops is the session's RoundTripper: it marks the start of each hop (a
-// request, or a redirect followed) for the attempt count, and passes the
-// request on to the transport.
-type hops struct {
-	s  *HTTP
-	rt http.RoundTripper
-}
-
-// RoundTrip starts a hop: no connection asked for yet.
-func (h hops) RoundTrip(req *http.Request) (*http.Response, error) {
-	h.s.attempts = 0
-	return h.rt.RoundTrip(req)
-}
-
-// CloseIdleConnections closes the idle connections of the wrapped
-// RoundTripper, if it can, so that http.Client.CloseIdleConnections works.
-func (h hops) CloseIdleConnections() {
-	if c, ok := h.rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+// wroteRequest is the trace hook (httptrace.ClientTrace.WroteRequest)
+// called, on the transport's writing goroutine, once the transport wrote an
+// attempt's request. A request the transport failed to write is retried
+// only when nothing of it went out, so an error means not written.
+func (s *HTTP) wroteRequest(info httptrace.WroteRequestInfo) {
+	if info.Err == nil {
+		s.attempt.Or(attemptWritten)
 	}
 }
+
+// gotFirstResponseByte is the trace hook
+// (httptrace.ClientTrace.GotFirstResponseByte) called, on the transport's
+// reading goroutine, when a response starts: the attempt is over.
+func (s *HTTP) gotFirstResponseByte() { s.attempt.Store(0) }
 
 var _ Client = (*HTTP)(nil)
 
@@ -222,6 +231,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
 	s.verbs.s = s
 	s.trace.GetConn = s.getConn
+	s.trace.WroteRequest = s.wroteRequest
+	s.trace.GotFirstResponseByte = s.gotFirstResponseByte
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -238,7 +249,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if rt == nil {
 		rt = SharedTransport(u.Runner())
 	}
-	s.client = &http.Client{Transport: hops{s, rt}}
+	s.client = &http.Client{Transport: rt}
 	if !o.noCookies {
 		s.client.Jar = &lazyJar{}
 	}
@@ -249,8 +260,11 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 }
 
 // Client returns the underlying *http.Client (with the session's cookie
-// jar), for requests you time yourself. Its Transport is a thin wrapper of
-// the session's RoundTripper (SharedTransport or WithTransport's).
+// jar), for requests you time yourself: they are not recorded. Its
+// Transport is the session's RoundTripper (SharedTransport or
+// WithTransport's). The returned client is safe for concurrent use, also
+// while the session sends its own requests; cookies set through it go
+// to the session's jar.
 func (s *HTTP) Client() *http.Client { return s.client }
 
 // resolve turns a path into a URL on the session's host.
@@ -341,9 +355,11 @@ func readBody(resp *http.Response) ([]byte, error) {
 // failure is already recorded. A request cut short because the user was
 // stopped is in no entry but counted as cut short (locust.Snapshot.CutShort).
 // If net/http retries the request on a new connection after a reused one
-// was closed before the response, the failed attempt is recorded on its own
-// ("connection closed before the response"), so that each attempt the
-// target saw is one request.
+// was closed before the response, a failed attempt that the transport
+// wrote is recorded on its own ("connection closed before the response"),
+// so that each attempt the target saw is one request; an attempt it never
+// wrote (the connection was found closed first) is not a request, and its
+// time counts in the request's response time.
 func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 	return s.send(ctx, req, "")
 }
@@ -376,8 +392,10 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if contentType != "" && hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", contentType)
 	}
-	s.method, s.name, s.retried = method, name, 0
 	start := time.Now()
+	s.method, s.name, s.retried = method, name, 0
+	s.attempt.Store(0)
+	s.fresh, s.attemptStart = true, start
 	resp, err := s.client.Do(hr)
 	var data []byte
 	if err == nil {
