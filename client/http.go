@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -228,6 +229,9 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	for _, f := range opts {
 		f(&o)
 	}
+	for k, vs := range o.header {
+		o.header[k] = slices.Clip(vs)
+	}
 	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
 	s.verbs.s = s
 	s.trace.GetConn = s.getConn
@@ -329,22 +333,24 @@ func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {
 	return j.jar.Cookies(u)
 }
 
-// readBody reads a whole body, in one allocation when its length is known.
+// readBody reads a whole body, in one allocation when its length is known:
+// the buffer has one spare byte for the read that finds the body's end.
 func readBody(resp *http.Response) ([]byte, error) {
-	head := resp.Request != nil && resp.Request.Method == http.MethodHead
-	if n := resp.ContentLength; n >= 0 && n <= 64<<20 && !head {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, buf); err != nil {
-			return buf, err
+	if resp.Body == http.NoBody || resp.Request != nil && resp.Request.Method == http.MethodHead {
+		return nil, nil
+	}
+	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
+		buf := make([]byte, n, n+1)
+		if k, err := io.ReadFull(resp.Body, buf); err != nil {
+			return buf[:k], err
+		}
+		if m, _ := resp.Body.Read(buf[n : n+1]); m == 0 {
+			return buf, nil
 		}
 		// a body longer than announced is an error of the server; read on
 		// to find out, as io.ReadAll would
-		var one [1]byte
-		if m, _ := resp.Body.Read(one[:]); m == 0 {
-			return buf, nil
-		}
 		rest, err := io.ReadAll(resp.Body)
-		return append(append(buf, one[0]), rest...), err
+		return append(buf[:n+1], rest...), err
 	}
 	return io.ReadAll(resp.Body)
 }
@@ -384,7 +390,9 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 		return nil, err
 	}
 	for k, vs := range s.header {
-		hr.Header[k] = append(hr.Header[k], vs...)
+		// the session's own values, clipped: an Add to the request's
+		// header copies them instead of writing into the session's
+		hr.Header[k] = vs
 	}
 	for k, vs := range req.Header {
 		hr.Header[k] = vs

@@ -91,3 +91,28 @@ func BenchmarkHTTPGetWithHeader(b *testing.B) {
 		return nil
 	})
 }
+
+// Headers set with WithHeader cost the session no allocation per request:
+// a request with two of them allocates only what net/http itself adds
+// (http.Client copies a request's headers for redirects: a map and one
+// slice of values).
+func TestWithHeaderCostsNoAllocationPerRequest(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	host := cannedServer(t)
+	runOnce(t, host, func(ctx context.Context, u *locust.User) error {
+		perGet := func(c *client.HTTP) float64 {
+			for range 10 {
+				_, err := c.Get(ctx, "/")
+				require.NoError(t, err)
+			}
+			return testing.AllocsPerRun(500, func() { _, _ = c.Get(ctx, "/") })
+		}
+		plain := perGet(client.NewHTTP(u))
+		headers := perGet(client.NewHTTP(u, client.WithHeader("Accept", "text/plain"), client.WithHeader("X-Test", "1")))
+		t.Logf("allocations per GET: %.1f, with two WithHeader headers %.1f", plain, headers)
+		assert.LessOrEqual(t, headers, plain+2)
+		return nil
+	})
+}
