@@ -23,7 +23,8 @@ import (
 // request is recorded in the runner's statistics under its method and name
 // (its path, or the Name option). Connections are pooled per runner.
 //
-// A session belongs to one user and is not safe for concurrent use.
+// A session belongs to one user and is not safe for concurrent use; the
+// *http.Client that its Client method returns is.
 type HTTP struct {
 	verbs
 	u       *locust.User
@@ -315,22 +316,26 @@ func (s *HTTP) request(rc *reqCtx, method, target string, body io.Reader) (*http
 }
 
 // lazyJar is a cookie jar made on the first cookie a server sets: until
-// then a request pays nothing for cookies. Like the session, it is used by
-// one user at a time.
-type lazyJar struct{ jar *cookiejar.Jar }
+// then a request pays nothing for cookies. It is safe for concurrent use,
+// as the session's *http.Client (HTTP.Client) is.
+type lazyJar struct{ jar atomic.Pointer[cookiejar.Jar] }
 
 func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	if j.jar == nil {
-		j.jar, _ = cookiejar.New(nil)
+	jar := j.jar.Load()
+	if jar == nil {
+		jar, _ = cookiejar.New(nil)
+		if !j.jar.CompareAndSwap(nil, jar) {
+			jar = j.jar.Load() // another goroutine made it first
+		}
 	}
-	j.jar.SetCookies(u, cookies)
+	jar.SetCookies(u, cookies)
 }
 
 func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {
-	if j.jar == nil {
-		return nil
+	if jar := j.jar.Load(); jar != nil {
+		return jar.Cookies(u)
 	}
-	return j.jar.Cookies(u)
+	return nil
 }
 
 // readBody reads a whole body, in one allocation when its length is known:

@@ -2,10 +2,14 @@ package client_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,4 +119,57 @@ func TestWithHeaderCostsNoAllocationPerRequest(t *testing.T) {
 		assert.LessOrEqual(t, headers, plain+2)
 		return nil
 	})
+}
+
+// The *http.Client of a session is safe for concurrent use, also while the
+// session sends its own requests: goroutines setting cookies through it at
+// once all reach the session's jar (run with -race).
+func TestHTTPClientIsSafeForConcurrentUse(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /set/{name}", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: r.PathValue("name"), Value: "1", Path: "/"})
+	})
+	mux.HandleFunc("GET /cookies", func(w http.ResponseWriter, r *http.Request) {
+		names := make([]string, 0, len(r.Cookies()))
+		for _, c := range r.Cookies() {
+			names = append(names, c.Name)
+		}
+		slices.Sort(names)
+		w.Write([]byte(strings.Join(names, ",")))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	const goroutines, each = 8, 20
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+		s := client.HTTPFor(u)
+		hc := s.Client()
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range each {
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/set/c%d", srv.URL, g*each+i), nil)
+					if !assert.NoError(t, err) {
+						return
+					}
+					resp, err := hc.Do(req)
+					if !assert.NoError(t, err) {
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		for range each {
+			_, err := s.Get(ctx, "/set/own")
+			assert.NoError(t, err)
+		}
+		wg.Wait()
+		r, err := s.Get(ctx, "/cookies")
+		require.NoError(t, err)
+		assert.Len(t, strings.Split(r.Text(), ","), goroutines*each+1, "every cookie reached the session's jar")
+		return nil
+	})
+	assert.EqualValues(t, each+1, snap.Total.Requests, "the session's own requests only")
+	assert.Zero(t, snap.Total.Failures)
 }
