@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,20 +55,69 @@ type HTTP struct {
 
 // reqCtx is a request context that a session reuses from request to
 // request: derived once from a task's context, carrying the session's
-// trace, and cancelled by one reusable timer when a request overruns its
-// timeout. A context per request would cost a context and a timer each.
+// trace, and cancelled by one timer when a request overruns its timeout.
+// A context per request would cost a context and a timer each; resetting
+// and stopping the timer on every request would cost two timer-heap
+// operations each. Instead a request only stores its deadline: the timer
+// stays armed for the earliest deadline it has to watch, and when it fires
+// it cancels the context if the request in flight passed its deadline, or
+// else waits again until that request's deadline. Back-to-back requests
+// far shorter than their timeout touch the timer about once per timeout.
 type reqCtx struct {
 	parent context.Context
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	epoch  time.Time // deadlines are durations since epoch (monotonic clock)
 	timer  *time.Timer
+
+	mu       sync.Mutex    // guards deadline and fireAt: the timer's callback reads them
+	deadline time.Duration // of the request in flight; 0 when none is
+	fireAt   time.Duration // when the armed timer fires; 0 when it is not armed
+}
+
+// begin watches a request that started at start for timeout.
+func (rc *reqCtx) begin(start time.Time, timeout time.Duration) {
+	dl := start.Sub(rc.epoch) + timeout
+	rc.mu.Lock()
+	rc.deadline = dl
+	if rc.fireAt == 0 || dl < rc.fireAt {
+		rc.fireAt = dl
+		rc.timer.Reset(timeout) // reset after start: it fires at dl or later
+	}
+	rc.mu.Unlock()
+}
+
+// end stops watching the request in flight.
+func (rc *reqCtx) end() {
+	rc.mu.Lock()
+	rc.deadline = 0
+	rc.mu.Unlock()
+}
+
+// fire is the timer's callback: it cancels the context when the request in
+// flight passed its deadline, waits again until that deadline when it has
+// not, and leaves the timer unarmed when no request is in flight.
+func (rc *reqCtx) fire() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	now := time.Since(rc.epoch)
+	switch {
+	case rc.deadline == 0:
+		rc.fireAt = 0
+	case now >= rc.deadline:
+		rc.fireAt = 0
+		rc.cancel(context.DeadlineExceeded)
+	default:
+		rc.fireAt = rc.deadline
+		rc.timer.Reset(rc.deadline - now)
+	}
 }
 
 // requestContext returns the reusable context for requests made under
-// parent, making a new one when parent changed or the last one timed out.
-func (s *HTTP) requestContext(parent context.Context, timeout time.Duration) *reqCtx {
+// parent, making a new one when parent changed or the last one was
+// cancelled (a request timed out).
+func (s *HTTP) requestContext(parent context.Context) *reqCtx {
 	if rc := s.rc; rc != nil && rc.ctx.Err() == nil && sameContext(rc.parent, parent) {
-		rc.timer.Reset(timeout)
 		return rc
 	}
 	if old := s.rc; old != nil {
@@ -77,18 +127,11 @@ func (s *HTTP) requestContext(parent context.Context, timeout time.Duration) *re
 		old.cancel(context.Canceled)
 	}
 	ctx, cancel := context.WithCancelCause(parent)
-	rc := &reqCtx{parent: parent, ctx: httptrace.WithClientTrace(ctx, &s.trace), cancel: cancel}
-	rc.timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	rc := &reqCtx{parent: parent, ctx: httptrace.WithClientTrace(ctx, &s.trace), cancel: cancel, epoch: time.Now()}
+	rc.timer = time.AfterFunc(time.Hour, rc.fire)
+	rc.timer.Stop() // armed by the first request
 	s.rc = rc
 	return rc
-}
-
-// done ends a request made with rc: its timer is stopped, and a context
-// that the timer cancelled (or is cancelling) is not used again.
-func (s *HTTP) done(rc *reqCtx) {
-	if !rc.timer.Stop() && s.rc == rc {
-		s.rc = nil
-	}
 }
 
 // sameContext reports whether a and b are the same context, without
@@ -384,8 +427,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if err != nil {
 		return nil, err
 	}
-	rc := s.requestContext(ctx, timeout)
-	defer s.done(rc)
+	rc := s.requestContext(ctx)
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
@@ -409,12 +451,14 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	s.method, s.name, s.retried = method, name, 0
 	s.attempt.Store(0)
 	s.fresh, s.attemptStart = true, start
+	rc.begin(start, timeout)
 	resp, err := s.client.Do(hr)
 	var data []byte
 	if err == nil {
 		data, err = readBody(resp)
 		resp.Body.Close()
 	}
+	rc.end()
 	if err == nil && body == nil {
 		s.last.req = hr // done with: the next request may reuse it
 	}
