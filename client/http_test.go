@@ -173,3 +173,52 @@ func TestHTTPClientIsSafeForConcurrentUse(t *testing.T) {
 	assert.EqualValues(t, each+1, snap.Total.Requests, "the session's own requests only")
 	assert.Zero(t, snap.Total.Failures)
 }
+
+// BenchmarkHTTPGetPaired times the net/http session against the plain
+// net/http loop of BenchmarkHTTPGetPlain in the same loop: each iteration
+// sends one GET each way, in alternating order, so that both see the same
+// machine. It reports each side's time per request and their ratio
+// (plain/session: 1 means the session, statistics included, costs what
+// the plain loop costs). On a shared machine this ratio is steadier than
+// comparing two benchmarks run one after the other.
+func BenchmarkHTTPGetPaired(b *testing.B) {
+	host := cannedServer(b)
+	tr := &http.Transport{MaxIdleConns: 10, MaxIdleConnsPerHost: 10, IdleConnTimeout: 90 * time.Second}
+	defer tr.CloseIdleConnections()
+	pc := &http.Client{Transport: tr}
+	plain := func() {
+		resp, err := pc.Get(host + "/")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	runOnceTB(b, host, func(ctx context.Context, u *locust.User) error {
+		c := client.HTTPFor(u)
+		session := func() {
+			if _, err := c.Get(ctx, "/"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var ts, tp time.Duration
+		n := 0
+		for b.Loop() {
+			first, second, dFirst, dSecond := session, plain, &ts, &tp
+			if n%2 == 1 {
+				first, second, dFirst, dSecond = plain, session, &tp, &ts
+			}
+			t0 := time.Now()
+			first()
+			t1 := time.Now()
+			second()
+			*dSecond += time.Since(t1)
+			*dFirst += t1.Sub(t0)
+			n++
+		}
+		b.ReportMetric(float64(ts.Nanoseconds())/float64(n), "session-ns/req")
+		b.ReportMetric(float64(tp.Nanoseconds())/float64(n), "plain-ns/req")
+		b.ReportMetric(float64(tp)/float64(ts), "plain/session")
+		return nil
+	})
+}
