@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -39,6 +40,8 @@ type HTTP struct {
 	trace        httptrace.ClientTrace
 	method, name string
 	attempt      atomic.Uint32 // attemptOpen, attemptWritten: set by the transport's goroutines too
+	conn         *countingConn // the current attempt's connection, when it counts its bytes
+	connWritten  int64         // the bytes written to conn before the attempt
 	fresh        bool          // attemptStart is the request's start, no connection asked for yet
 	attemptStart time.Time     // when the current attempt asked for a connection
 	retried      time.Duration // time spent in failed attempts
@@ -152,24 +155,76 @@ const (
 // request, each redirect followed), and again when net/http retries the
 // hop on a new connection after a reused one closed before any byte of the
 // response. An attempt still open then got no response: if the transport
-// wrote it, the target received it, and it is recorded on its own as a
-// failure, as the target saw it. An attempt never written is not a
-// request: the target never got it. Only a retry or a redirect reads the
-// clock here; the first attempt starts when the request does.
+// wrote it to the wire, the target received it, and it is recorded on its
+// own as a failure, as the target saw it. An attempt never written is not a
+// request: the target never got it. Whether it was written is known
+// exactly on a connection that counts its bytes (countingConn: the
+// runner's shared transport makes them), as net/http itself decides
+// whether to retry; on another transport's connection, from the
+// WroteRequest hook, which net/http calls before it flushes the request,
+// so that a flush that fails with nothing written still counts as written.
+// Only a retry or a redirect reads the clock here; the first attempt starts
+// when the request does.
 func (s *HTTP) getConn(string) {
 	prev := s.attempt.Swap(attemptOpen)
+	conn := s.conn
+	s.conn = nil
 	if s.fresh {
 		s.fresh = false
 		return
 	}
 	now := time.Now()
-	if prev == attemptOpen|attemptWritten {
+	written := prev == attemptOpen|attemptWritten
+	if prev&attemptOpen != 0 && conn != nil {
+		written = conn.written.Load() != s.connWritten
+	}
+	if written {
 		d := now.Sub(s.attemptStart)
 		s.retried += d
 		s.u.Record(locust.Request{Type: s.method, Name: s.name, Start: s.attemptStart, Duration: d,
 			Err: transportError(s.method, s.name, s.timeout, errClosedBeforeResponse)})
 	}
 	s.attemptStart = now
+}
+
+// gotConn is the trace hook (httptrace.ClientTrace.GotConn) called, on the
+// request's goroutine, when an attempt got its connection: a connection
+// that counts its bytes is kept with its count, for getConn.
+func (s *HTTP) gotConn(info httptrace.GotConnInfo) {
+	c := info.Conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if cc, ok := c.(*countingConn); ok {
+		s.conn, s.connWritten = cc, cc.written.Load()
+	}
+}
+
+// countingConn is a connection that counts the bytes written to it, so that
+// a session knows whether an attempt that net/http retries reached the
+// wire. Its methods are safe for concurrent use as the wrapped
+// connection's are.
+type countingConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+// Write writes to the connection and counts the bytes written.
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// countingDial returns dial with its connections wrapped in countingConn.
+func countingDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: c}, nil
+	}
 }
 
 // wroteRequest is the trace hook (httptrace.ClientTrace.WroteRequest)
@@ -234,13 +289,15 @@ type transportKey struct{}
 
 // SharedTransport returns the runner's shared net/http transport, made on
 // first use: keep-alive connections without a per-host limit, no proxy from
-// the environment (as Locust), closed when the test stops. Safe for
-// concurrent use.
+// the environment (as Locust), closed when the test stops. Its connections
+// count the bytes written to them, so that a session knows exactly whether
+// an attempt that net/http retries reached the target. Safe for concurrent
+// use.
 func SharedTransport(r *locust.Runner) *http.Transport {
 	return r.Shared(transportKey{}, func() any {
 		t := &http.Transport{
 			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         countingDial((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
 			MaxIdleConns:        0,
 			MaxIdleConnsPerHost: 100_000,
 			IdleConnTimeout:     90 * time.Second,
@@ -279,6 +336,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
 	s.verbs.s = s
 	s.trace.GetConn = s.getConn
+	s.trace.GotConn = s.gotConn
 	s.trace.WroteRequest = s.wroteRequest
 	s.trace.GotFirstResponseByte = s.gotFirstResponseByte
 	if s.timeout <= 0 {
@@ -450,7 +508,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	start := time.Now()
 	s.method, s.name, s.retried = method, name, 0
 	s.attempt.Store(0)
-	s.fresh, s.attemptStart = true, start
+	s.fresh, s.attemptStart, s.conn = true, start, nil
 	rc.begin(start, timeout)
 	resp, err := s.client.Do(hr)
 	var data []byte

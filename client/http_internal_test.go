@@ -2,12 +2,22 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	locust "github.com/golocust/locust"
 )
 
 // readBody reads a body of known length in one allocation, and still
@@ -45,4 +55,139 @@ func TestReadBody(t *testing.T) {
 		}
 	})
 	assert.EqualValues(t, 1, allocs, "one allocation: the body")
+}
+
+// closeSignalConn is a client connection that says when it is closed.
+type closeSignalConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closeSignalConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// An attempt that net/http never wrote is not a request: when the target
+// closes an idle kept-alive connection and the transport finds it closed
+// before writing the next request on it, net/http sends that request again
+// on a new connection. The target received it once, so it is one request,
+// and no failure.
+func TestUnwrittenAttemptIsNotARequest(t *testing.T) {
+	var received atomic.Int64
+	var serverConns sync.Map // client address -> server side net.Conn
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			serverConns.Store(c.RemoteAddr().String(), c)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	dialer := &net.Dialer{}
+	// the shared transport's counting connections, over connections that
+	// say when they are closed
+	tr := &http.Transport{DialContext: countingDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &closeSignalConn{Conn: c, closed: make(chan struct{})}, nil
+	})}
+	defer tr.CloseIdleConnections()
+	// each time the session reuses an idle connection, the target closes
+	// it first, and the transport sees it closed before writing on it
+	var closedIdle atomic.Int64
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if !info.Reused {
+			return
+		}
+		sc, ok := serverConns.Load(info.Conn.LocalAddr().String())
+		if !assert.True(t, ok, "the target's side of the connection") {
+			return
+		}
+		sc.(net.Conn).Close()
+		select {
+		case <-info.Conn.(*countingConn).Conn.(*closeSignalConn).closed:
+			closedIdle.Add(1)
+		case <-time.After(5 * time.Second):
+			t.Error("the transport did not see the idle connection closed")
+		}
+	}}
+	const n = 6
+	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		c := NewHTTP(u, WithTransport(tr))
+		ctx = httptrace.WithClientTrace(ctx, trace)
+		for range n {
+			_, err := c.Get(ctx, "/")
+			require.NoError(t, err)
+		}
+		return nil
+	})}
+	r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 1, Iterations: 1}, ut)
+	require.NoError(t, err)
+	require.NoError(t, r.Run(context.Background()))
+	snap := r.Snapshot()
+	require.EqualValues(t, n-1, closedIdle.Load(), "every request after the first found its connection closed")
+	assert.EqualValues(t, n, received.Load())
+	assert.Equal(t, received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
+	assert.Zero(t, snap.Total.Failures, "an attempt never written is no failure: %v", snap.Errors)
+}
+
+// failSecondWrite is a connection whose second write fails with nothing
+// written, as a write to a connection the peer has reset does.
+type failSecondWrite struct {
+	net.Conn
+	writes int
+}
+
+func (c *failSecondWrite) Write(b []byte) (int, error) {
+	c.writes++
+	if c.writes == 2 {
+		return 0, syscall.EPIPE
+	}
+	return c.Conn.Write(b)
+}
+
+// net/http calls WroteRequest once the request is in its write buffer,
+// before the write to the connection: when that write fails with nothing
+// written, net/http retries the request on a new connection, and the
+// target never saw the failed attempt. The shared transport's connections
+// count their bytes, so the session does not count that attempt.
+func TestWriteThatFailsWithNothingWrittenIsNotARequest(t *testing.T) {
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	dialer := &net.Dialer{}
+	tr := &http.Transport{DialContext: countingDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &failSecondWrite{Conn: c}, nil
+	})}
+	defer tr.CloseIdleConnections()
+	const n = 5
+	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		c := NewHTTP(u, WithTransport(tr))
+		for range n {
+			_, err := c.Get(ctx, "/")
+			require.NoError(t, err)
+		}
+		return nil
+	})}
+	r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 1, Iterations: 1}, ut)
+	require.NoError(t, err)
+	require.NoError(t, r.Run(context.Background()))
+	snap := r.Snapshot()
+	assert.EqualValues(t, n, received.Load())
+	assert.Equal(t, received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
+	assert.Zero(t, snap.Total.Failures, "a write that failed with nothing written is no failure: %v", snap.Errors)
 }
