@@ -191,3 +191,30 @@ func TestWriteThatFailsWithNothingWrittenIsNotARequest(t *testing.T) {
 	assert.Equal(t, received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
 	assert.Zero(t, snap.Total.Failures, "a write that failed with nothing written is no failure: %v", snap.Errors)
 }
+
+// On https the shared transport's connections count their bytes under TLS:
+// the session finds the counting connection beneath the *tls.Conn.
+func TestCountingConnUnderTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	var counted int64
+	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		tr := SharedTransport(u.Runner())
+		tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig // trust the test's certificate
+		s := NewHTTP(u)
+		for range 3 {
+			r, err := s.Get(ctx, "/")
+			require.NoError(t, err)
+			assert.Equal(t, "ok", r.Text())
+		}
+		if assert.NotNil(t, s.conn, "the attempt's counting connection") {
+			counted = s.conn.written.Load()
+		}
+		return nil
+	})}
+	r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 1, Iterations: 1}, ut)
+	require.NoError(t, err)
+	require.NoError(t, r.Run(context.Background()))
+	assert.Positive(t, counted, "bytes written through TLS were counted")
+	assert.EqualValues(t, 3, r.Snapshot().Total.Requests)
+}
