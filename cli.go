@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -137,16 +136,13 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	}
 	r, err := NewRunner(cfg, types...) // checks the types in every role
 	if err != nil {
-		return s.fail(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+		return s.fail(oneLine(err))
 	}
 	if d := s.driver(); d != nil && !s.o.showRatio {
 		return s.runDriven(ctx, d, cfg, types)
 	}
 	if d := s.delegate(); d != nil && !s.o.showRatio {
 		return s.runDelegate(ctx, d, cfg, types)
-	}
-	if s.o.users == 0 {
-		_ = r.SetUsers(0, s.o.spawnRate) // -u 0: no user, as Config{Users: 0}
 	}
 	if s.o.showRatio {
 		printRatios(s.stdout, r)

@@ -2,9 +2,7 @@ package locust
 
 import (
 	"context"
-	"os"
 	"os/signal"
-	"syscall"
 )
 
 // Launcher is implemented by an extension that decides when tests start,
@@ -65,10 +63,7 @@ func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r
 			s.logger.Warn("closing the launcher", "error", err)
 		}
 	}()
-	sigs := s.cmd.Signals
-	if sigs == nil {
-		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
-	}
+	sigs := s.signals()
 	code := 0
 	for first := true; ; first = false {
 		lctx, stop := signal.NotifyContext(ctx, sigs...)
@@ -88,9 +83,6 @@ func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r
 			if r, err = s.newRunner(cfg, types); err != nil {
 				return s.fail(oneLine(err))
 			}
-		}
-		if cfg.Users == 0 {
-			_ = r.SetUsers(0, cfg.SpawnRate)
 		}
 		code = s.run(ctx, r)
 		if r.State() == StateReady { // Setup or an extension's Start failed: no test can run
