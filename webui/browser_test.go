@@ -287,6 +287,14 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#stop-btn"))))
 	poll(t, ctx, "the second stop", `document.getElementById('state').textContent === 'stopped'`)
 
+	// the requests cut short by the stop show in the header when there are any
+	assert.True(t, eval[bool](t, ctx, `(async () => {
+		const d = await (await fetch('/stats/requests')).json();
+		const fact = document.getElementById('cutshort-fact');
+		const shown = getComputedStyle(fact).display !== 'none';
+		return d.cut_short > 0 ? shown && document.getElementById('cutshort').textContent === String(d.cut_short) : !shown;
+	})()`), "the header's cut-short figure is the JSON's")
+
 	problems, requests := w.snapshot()
 	assert.Empty(t, problems, "no console errors or exceptions")
 	require.NotEmpty(t, requests)

@@ -178,6 +178,8 @@
     $("rps").textContent = fmt(d.total_rps, 1);
     $("failratio").textContent = fmt(d.fail_ratio * 100, 1) + "%";
     $("host").textContent = d.host || "";
+    $("cutshort").textContent = d.cut_short || 0;
+    $("cutshort-fact").hidden = !(d.cut_short > 0);
     var live = d.state === "spawning" || d.state === "running" || d.state === "stopping";
     $("stop-btn").hidden = !live;
     $("edit-btn").hidden = !live;
