@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -94,6 +93,9 @@ type session struct {
 	launched       bool                  // a Launcher starts the tests (the web UI)
 	signalled      atomic.Bool           // a stop signal arrived during a test
 	drive          func(context.Context) // a Driver's run, beside the Runner's
+	driving        Driver                // the Driver of the tests, or nil
+	remote         Remote                // driving's Remote
+	driveCfg       Config                // the test driven on remote
 }
 
 // note is an INFO line to log at start.
@@ -134,16 +136,13 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	}
 	r, err := NewRunner(cfg, types...) // checks the types in every role
 	if err != nil {
-		return s.fail(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+		return s.fail(oneLine(err))
 	}
 	if d := s.driver(); d != nil && !s.o.showRatio {
 		return s.runDriven(ctx, d, cfg, types)
 	}
 	if d := s.delegate(); d != nil && !s.o.showRatio {
 		return s.runDelegate(ctx, d, cfg, types)
-	}
-	if s.o.users == 0 {
-		_ = r.SetUsers(0, s.o.spawnRate) // -u 0: no user, as Config{Users: 0}
 	}
 	if s.o.showRatio {
 		printRatios(s.stdout, r)

@@ -5,9 +5,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"os"
 	"os/signal"
-	"syscall"
 )
 
 // Extension adds features to the command line of Command: its own flags,
@@ -87,10 +85,7 @@ func (s *session) delegate() Delegate {
 
 // runDelegate runs d with a context that ends on the first stop signal.
 func (s *session) runDelegate(ctx context.Context, d Delegate, cfg Config, types []*UserType) int {
-	sigs := s.cmd.Signals
-	if sigs == nil {
-		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
-	}
+	sigs := s.signals()
 	dctx, stop := signal.NotifyContext(ctx, sigs...)
 	defer stop()
 	return d.RunInstead(dctx, cfg, types, s.logger, s.text)

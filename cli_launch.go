@@ -2,11 +2,7 @@ package locust
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/signal"
-	"strings"
-	"syscall"
 )
 
 // Launcher is implemented by an extension that decides when tests start,
@@ -52,6 +48,12 @@ func (s *session) launcher() Launcher {
 func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r *Runner) int {
 	l := s.launcher()
 	if l == nil {
+		if r == nil {
+			var err error
+			if r, err = s.newRunner(cfg, types); err != nil {
+				return s.fail(oneLine(err))
+			}
+		}
 		return s.run(ctx, r)
 	}
 	s.launched = true
@@ -61,10 +63,7 @@ func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r
 			s.logger.Warn("closing the launcher", "error", err)
 		}
 	}()
-	sigs := s.cmd.Signals
-	if sigs == nil {
-		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
-	}
+	sigs := s.signals()
 	code := 0
 	for first := true; ; first = false {
 		lctx, stop := signal.NotifyContext(ctx, sigs...)
@@ -81,12 +80,9 @@ func (s *session) runTests(ctx context.Context, cfg Config, types []*UserType, r
 			return code
 		}
 		if r == nil {
-			if r, err = NewRunner(cfg, types...); err != nil {
-				return s.fail(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+			if r, err = s.newRunner(cfg, types); err != nil {
+				return s.fail(oneLine(err))
 			}
-		}
-		if cfg.Users == 0 {
-			_ = r.SetUsers(0, cfg.SpawnRate)
 		}
 		code = s.run(ctx, r)
 		if r.State() == StateReady { // Setup or an extension's Start failed: no test can run

@@ -8,14 +8,19 @@ import (
 	"time"
 )
 
+// signals returns the stop signals: Command.Signals, or SIGINT and SIGTERM.
+func (s *session) signals() []os.Signal {
+	if s.cmd.Signals != nil {
+		return s.cmd.Signals
+	}
+	return []os.Signal{os.Interrupt, syscall.SIGTERM}
+}
+
 // run runs the test with the signal handling of the command line: the
 // first stop signal stops the test gracefully, the second returns at once
 // with what there is.
 func (s *session) run(ctx context.Context, r *Runner) int {
-	sigs := s.cmd.Signals
-	if sigs == nil {
-		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
-	}
+	sigs := s.signals()
 	ctx, cancel := context.WithCancel(ctx) // done when Run returns
 	defer cancel()
 	sigCh := make(chan os.Signal, 2)
@@ -44,6 +49,9 @@ func (s *session) run(ctx context.Context, r *Runner) int {
 		s.logger.Info("no web UI in this program: running headless (pass --headless to silence this note)")
 	}
 	cfg := r.Config()
+	if s.remote != nil {
+		cfg = s.driveCfg // the remote side runs the users and the clock
+	}
 	if cfg.ArrivalRate > 0 {
 		s.logger.Info("starting test", "arrival_rate", cfg.ArrivalRate, "max_users", cfg.MaxUsers, "run_time", cfg.RunTime.String(), "host", cfg.Host)
 	} else {

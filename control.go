@@ -2,7 +2,10 @@ package locust
 
 import (
 	"context"
+	"runtime"
+	"runtime/pprof"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -49,7 +52,9 @@ func (r *Runner) control(ctx, uctx context.Context) stopPlan {
 				r.stats.Reset()
 				r.events.ResetStats.fire(struct{}{})
 			}
-			r.log.Info("all users spawned", "users", live)
+			if r.remote.get() == nil { // a Remote's own log says when its users run
+				r.log.Info("all users spawned", "users", live)
+			}
 			r.events.SpawningComplete.fire(live)
 		case !done:
 			r.state.Store(int32(StateSpawning))
@@ -126,9 +131,11 @@ func (r *Runner) step(uctx context.Context, rs *ramp, warnedFixed *bool) (next t
 	if target > rs.from {
 		// users that stopped themselves meanwhile are not replaced
 		r.users = slices.Grow(r.users, want-rs.moved)
+		first := len(r.users)
 		for ; rs.moved < want; rs.moved++ {
-			r.spawnLocked(uctx)
+			r.newUserLocked(uctx)
 		}
+		r.startUsers(r.users[first:])
 		done = rs.moved == total
 	} else {
 		for rs.moved < want && int(r.userCount.Load()) > target && r.retireNewestLocked() {
@@ -224,6 +231,42 @@ func (r *Runner) nextType() *UserType {
 
 // spawnLocked starts one user and returns it; r.mu must be held.
 func (r *Runner) spawnLocked(ctx context.Context) *User {
+	u := r.newUserLocked(ctx)
+	go r.runUser(u)
+	return u
+}
+
+// parallelSpawn is the batch from which step starts the users' goroutines
+// from every core: starting a goroutine (its stack, its first run) is most
+// of a user's cost, and the runtime does it on the core that asks.
+const parallelSpawn = 512
+
+// startUsers starts the goroutines of users made by newUserLocked, from
+// GOMAXPROCS goroutines at once when there are many; it returns once all
+// are started.
+func (r *Runner) startUsers(users []*User) {
+	n := min(runtime.GOMAXPROCS(0), len(users)/parallelSpawn)
+	if n <= 1 {
+		for _, u := range users {
+			go r.runUser(u)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(users) + n - 1) / n
+	for part := range slices.Chunk(users, per) {
+		wg.Go(func() {
+			for _, u := range part {
+				go r.runUser(u)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// newUserLocked makes one user, counted and added to the runner, whose
+// goroutine the caller starts (runUser); r.mu must be held.
+func (r *Runner) newUserLocked(ctx context.Context) *User {
 	t := r.nextType()
 	r.nextID++
 	u := &User{
@@ -247,13 +290,13 @@ func (r *Runner) spawnLocked(ctx context.Context) *User {
 		u.open = &openUser{iterCh: make(chan int64, 1)}
 	}
 	r.wg.Add(1)
-	go r.runUser(u)
 	return u
 }
 
 // runUser is the goroutine of one user.
 func (r *Runner) runUser(u *User) {
 	defer r.wg.Done()
+	pprof.SetGoroutineLabels(r.labels) // inherited by the goroutines user code starts (leaks.go)
 	u.run(u.ctx)
 	if u.open != nil {
 		u.dropPending()
@@ -312,7 +355,7 @@ func (r *Runner) warnAtStart() {
 	r.mu.Lock()
 	target := r.target
 	r.mu.Unlock()
-	if target == 0 {
+	if target == 0 && r.remote.get() == nil {
 		r.log.Warn("the test has 0 users: it runs nothing until SetUsers asks for users")
 	}
 	for _, t := range r.types {

@@ -29,7 +29,7 @@ type quota struct {
 	_     [cacheLine]byte
 	pool  atomic.Int64 // tokens not handed out
 	used  atomic.Int64 // tokens of batches reported as used
-	dry   atomic.Bool  // the pool was found empty once
+	dry   atomic.Bool  // the pool was found empty once (tokens may have come back since)
 	limit int64        // 0: no limit
 	_     [cacheLine]byte
 }
@@ -78,9 +78,7 @@ func (u *User) takeIteration(ctx context.Context) bool {
 	if r.limitHit.Load() {
 		return false
 	}
-	if c := u.reqs; c != nil && r.reqQuota.dry.Load() && c.n.Load() >= c.mark.Load() {
-		// no request left for this user: others finish theirs, and the
-		// limit is reached when the last is recorded
+	if c := u.reqs; c != nil && c.n.Load() >= c.mark.Load() && !u.awaitRequests(ctx, c) {
 		return false
 	}
 	if q := &r.iterQuota; q.limit > 0 {
@@ -104,42 +102,78 @@ func (u *User) takeIteration(ctx context.Context) bool {
 	return true
 }
 
-// pollDry is how often a user with no runs left looks whether another
-// user gave some back (stopping with runs in hand) while the pool is dry.
-const pollDry = 5 * time.Millisecond
+// pollDry is how often a user with no runs or requests left first looks
+// whether another user gave some back (stopping with them in hand) while
+// the pool is dry; it waits twice as long each time, up to pollDryMax.
+const (
+	pollDry    = 2 * time.Millisecond
+	pollDryMax = 100 * time.Millisecond
+)
+
+// awaitTokens waits, with a growing poll interval, until ready, the quota
+// is used up, the limit is reached or the user stops; it is true when
+// ready.
+func (u *User) awaitTokens(ctx context.Context, q *quota, ready func() bool) bool {
+	r := u.runner
+	for wait := pollDry; ; wait = min(2*wait, pollDryMax) {
+		if ready() {
+			return true
+		}
+		if q.used.Load() >= q.limit || r.limitHit.Load() || !u.sleep(ctx, wait) {
+			return false
+		}
+	}
+}
 
 // grabIterations takes a batch of task runs. When the pool is dry but not
 // all runs are used yet (other users hold some and may stop without using
 // them), it waits for runs given back, the limit or the user's stop; 0
 // means the user must stop.
 func (u *User) grabIterations(ctx context.Context, q *quota) int64 {
-	r := u.runner
-	for {
-		if b := q.grab(r.userCount.Load()); b > 0 {
-			return b
+	var b int64
+	u.awaitTokens(ctx, q, func() bool {
+		b = q.grab(u.runner.userCount.Load())
+		return b > 0
+	})
+	return b
+}
+
+// awaitRequests is called before a task run when every request granted to
+// the user was recorded. While the pool has requests, the run goes ahead
+// (its first request takes a batch). When the pool is dry, the user waits
+// for requests given back by users that stop with some in hand (a
+// ramp-down), the limit or its stop; false means the user must stop.
+func (u *User) awaitRequests(ctx context.Context, c *reqCounter) bool {
+	q := &u.runner.reqQuota
+	return u.awaitTokens(ctx, q, func() bool {
+		if q.pool.Load() > 0 || c.n.Load() < c.mark.Load() {
+			return true
 		}
-		if q.used.Load() >= q.limit || r.limitHit.Load() || !u.sleep(ctx, pollDry) {
-			return 0
-		}
-	}
+		q.dry.Store(true)
+		return false
+	})
 }
 
 // returnTokens settles the user's tokens when its goroutine ends: the used
 // ones are reported, the others go back to the pool. When the pool ran dry
-// and no user is left to use what comes back, the limit counts as reached.
+// and the last user stopped itself (ErrStopUser: its slot is not refilled),
+// no user is left to use what comes back and the limit counts as reached.
+// A ramp-down to 0 users is not that: a shape may ramp up again, and the
+// test goes on.
 func (u *User) returnTokens() {
 	r := u.runner
+	last := !u.is(userStopping) && r.userCount.Load() == 0
 	if q := &r.iterQuota; q.limit > 0 {
 		used := int64(u.itHeld - u.itTok)
 		q.give(int64(u.itTok))
 		u.itTok, u.itHeld = 0, 0
-		if q.use(used) || (q.dry.Load() && r.userCount.Load() == 0) {
+		if q.use(used) || (last && q.dry.Load()) {
 			r.limitReached("iterations")
 		}
 	}
 	if c := u.reqs; c != nil {
 		q := &r.reqQuota
-		if c.settle(q) || (q.dry.Load() && r.userCount.Load() == 0) {
+		if c.settle(q) || (last && q.dry.Load()) {
 			r.limitReached("requests")
 		}
 	}

@@ -53,3 +53,25 @@ func TestMaxRequestsWithManyUsers(t *testing.T) {
 	assert.GreaterOrEqual(t, got, int64(limit))
 	assert.LessOrEqual(t, got, int64(limit+users), "no new task starts once the limit is reached")
 }
+
+// A ramp-down gives the retired users' unused requests back to the pool,
+// after it ran dry: the users left use them, and the run still reaches the
+// limit (before, the pool stayed "dry" and they stopped short of it).
+func TestMaxRequestsReachedAfterRampDown(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const users, limit = 40, 4000
+	var calls atomic.Int64
+	r := newRunner(t, locust.Config{Users: users, MaxRequests: limit}, &locust.UserType{Name: "U",
+		Tasks: locust.NewTaskSet("t").Task(1, func(_ context.Context, u *locust.User) error {
+			if calls.Add(1) == limit*3/4 {
+				go func() { _ = u.Runner().SetUsers(5, 0) }()
+			}
+			u.RecordSuccess("GET", "/", time.Millisecond, 0)
+			return nil
+		})})
+	run(t, r)
+	require.Equal(t, "requests", r.StopReason())
+	got := r.Snapshot().Total.Requests
+	assert.GreaterOrEqual(t, got, int64(limit))
+	assert.LessOrEqual(t, got, int64(limit+users))
+}

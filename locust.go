@@ -141,6 +141,7 @@ type Runner struct {
 	reqQuota  quota
 	userCount atomic.Int64 // live users (not stopped, not stopped themselves)
 	_         [cacheLine]byte
+	remote    remoteRef // SetRemote: the users run there
 
 	state atomic.Int32
 
@@ -158,10 +159,16 @@ type Runner struct {
 	sharedMu   sync.Mutex
 	shared     map[any]any
 
-	sleepers  sleepers
-	monitor   loadMonitor
-	panics    panicLog
-	abandoned atomic.Int64
+	sleepers   sleepers
+	monitor    loadMonitor
+	panics     panicLog
+	abandoned  atomic.Int64
+	labels     context.Context // profiler labels of the users' goroutines
+	labelValue string
+	leakSettle time.Duration
+	leaked     atomic.Int64
+	leakMu     sync.Mutex
+	expected   []string // ExpectGoroutines
 
 	stopOnce  sync.Once
 	stopCh    chan struct{}
@@ -198,6 +205,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 		limitCh:    make(chan struct{}),
 		haltCh:     make(chan struct{}),
 		killCh:     make(chan struct{}),
+		leakSettle: leakSettle,
 		shared:     map[any]any{},
 		monWindow:  monitorWindow,
 	}
@@ -233,6 +241,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 	r.rate = cfg.SpawnRate
 	r.iterQuota.init(cfg.Iterations)
 	r.reqQuota.init(cfg.MaxRequests)
+	r.labels = r.userLabels()
 	return r, nil
 }
 
@@ -289,12 +298,19 @@ func (r *Runner) Events() *Events { return &r.events }
 func (r *Runner) State() State { return State(r.state.Load()) }
 
 // UserCount is the number of running users. Users that stopped themselves
-// (ErrStopUser) or were asked to stop are not counted.
-func (r *Runner) UserCount() int { return int(r.userCount.Load()) }
+// (ErrStopUser) or were asked to stop are not counted. With a Remote
+// (SetRemote) it is the Remote's user count.
+func (r *Runner) UserCount() int {
+	if rem := r.remote.get(); rem != nil {
+		return rem.Users()
+	}
+	return int(r.userCount.Load())
+}
 
 // UserCounts returns the number of running users of each type, by name
 // (types with none running are left out). Like UserCount, it does not count
-// users that stopped themselves (ErrStopUser).
+// users that stopped themselves (ErrStopUser). It counts this process's
+// users only: with a Remote (SetRemote) it is empty (see Workers).
 func (r *Runner) UserCounts() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -389,6 +405,9 @@ func (r *Runner) SetUsers(n int, rate float64) error {
 	}
 	if rate < 0 {
 		return fmt.Errorf("spawn rate must be at least 0, not %g", rate)
+	}
+	if rem := r.remote.get(); rem != nil {
+		return rem.SetUsers(n, rate)
 	}
 	r.mu.Lock()
 	r.target, r.rate = n, rate
@@ -575,5 +594,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Unlock()
 	r.state.Store(int32(StateStopped))
 	r.events.TestStop.fire(r)
+	r.checkLeaks()
 	return r.aborted()
 }

@@ -41,15 +41,25 @@ type RemoteError struct {
 // requests had been recorded here: each entry's counts, times, content
 // length, response-time buckets and per-second counts go into the entry of
 // the same (Type, Name) and into the aggregate, and each error into the
-// failures table. An entry with a negative count is skipped. It does not
+// failures table. An entry that cannot be right (no request, a negative
+// count, more failures than requests) is skipped with the errors of its
+// (Type, Name) in the same report: a failure is never in the failures
+// table without its request in the entries. It does not
 // touch the recording path; safe for concurrent use with recording and
 // Snapshot.
 func (s *Stats) Merge(entries []RemoteEntry, errs []RemoteError) {
 	now := s.elapsed()
+	var refused map[[2]string]bool
 	s.fold.RLock()
 	for i := range entries {
 		re := &entries[i]
 		if re.Requests <= 0 || re.Failures < 0 || re.Failures > re.Requests {
+			if re.Requests != 0 || re.Failures != 0 {
+				if refused == nil {
+					refused = make(map[[2]string]bool)
+				}
+				refused[[2]string{re.Type, re.Name}] = true
+			}
 			continue
 		}
 		if re.Times == nil && len(re.Buckets) > 0 {
@@ -70,7 +80,7 @@ func (s *Stats) Merge(entries []RemoteEntry, errs []RemoteError) {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	for _, re := range errs {
-		if re.Count <= 0 {
+		if re.Count <= 0 || refused[[2]string{re.Method, re.Name}] {
 			continue
 		}
 		e := s.lookup(re.Method, re.Name)

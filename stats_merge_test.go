@@ -72,7 +72,8 @@ func TestMergeAddsUp(t *testing.T) {
 			{Type: "POST", Name: "/b", Requests: 1, Failures: 1, Buckets: map[int64]int64{10: 1}, Min: 10 * time.Millisecond, Max: 10 * time.Millisecond},
 			{Type: "GET", Name: "/bad", Requests: 1, Failures: 2},
 			{Type: "GET", Name: "/neg", Requests: -1},
-		}, []locust.RemoteError{{Method: "POST", Name: "/b", Text: "e", Count: 1}})
+		}, []locust.RemoteError{{Method: "POST", Name: "/b", Text: "e", Count: 1},
+			{Method: "GET", Name: "/bad", Text: "refused with its entry", Count: 2}})
 	}
 	snap := s.Snapshot()
 	assert.Equal(t, int64(10), snap.Total.Requests)
@@ -83,6 +84,11 @@ func TestMergeAddsUp(t *testing.T) {
 	assert.Equal(t, 13*time.Millisecond, a.TotalTime)
 	_, ok = snap.Entry("GET", "/bad")
 	assert.False(t, ok)
-	require.Len(t, snap.Errors, 1)
+	require.Len(t, snap.Errors, 1, "the refused entry's errors are refused too: %+v", snap.Errors)
 	assert.Equal(t, int64(3), snap.Errors[0].Occurrences)
+	var failures int64
+	for _, e := range snap.Errors {
+		failures += e.Occurrences
+	}
+	assert.Equal(t, snap.Total.Failures, failures, "the failures table adds up to the failures")
 }

@@ -15,8 +15,9 @@
 #
 # Usage: bench/compare.sh            (from the module root)
 #   DURATION=10s PASSES=3 PORT=18080 USERS=50 bench/compare.sh
+#   VARIANTS="net netbare" bench/compare.sh   (only the net/http pair)
 #
-# The last line is exactly:
+# The last line is exactly (ratios of variants not run are left out):
 #   ratio fast/wrk=X.XX net/wrk=Y.YY fast/bare=A.AA net/bare=B.BB
 set -euo pipefail
 
@@ -30,7 +31,17 @@ URL="http://127.0.0.1:${PORT}/"
 NICE=${NICE:-0}
 PIN0=(nice -n "$NICE" taskset -c 0)
 
-command -v wrk >/dev/null || { echo "compare.sh: wrk not found (apt-get install -y wrk)" >&2; exit 1; }
+# VARIANTS: a subset of "wrk fast net fastbare netbare", run in that order
+read -r -a VARIANTS <<<"${VARIANTS:-wrk fast net fastbare netbare}"
+for v in "${VARIANTS[@]}"; do
+	case $v in
+	wrk | fast | net | fastbare | netbare) ;;
+	*) echo "compare.sh: unknown variant $v (wrk fast net fastbare netbare)" >&2; exit 2 ;;
+	esac
+done
+ran() { [[ " ${VARIANTS[*]} " == *" $1 "* ]]; }
+
+if ran wrk; then command -v wrk >/dev/null || { echo "compare.sh: wrk not found (apt-get install -y wrk)" >&2; exit 1; }; fi
 command -v taskset >/dev/null || { echo "compare.sh: taskset not found (util-linux)" >&2; exit 1; }
 
 cd "$(dirname "$0")/.."
@@ -45,7 +56,12 @@ tosec() { awk '{ s = $1; sub(/s$/, "", s); split(s, a, "m"); printf "%.3f", a[1]
 
 declare -A RPS CPU TCPU CUR PR
 last() { awk '{ print $NF }' <<<"$1"; }
-VARIANTS=(wrk fast net fastbare netbare)
+# the ratios whose both sides ran: "pair label"
+PAIRS=()
+for pl in "fast/wrk fast/wrk" "net/wrk net/wrk" "fast/fastbare fast/bare" "net/netbare net/bare"; do
+	pr=${pl% *}
+	if ran "${pr%/*}" && ran "${pr#*/}"; then PAIRS+=("$pl"); fi
+done
 
 run_wrk() {
 	# `times` prints the children's user and system time on its second line
@@ -94,22 +110,33 @@ for pass in $(seq "$PASSES"); do
 		CUR[$v]=$rps
 	done
 	# ratios within the pass: both sides ran under the same conditions
-	for pr in fast/wrk net/wrk fast/fastbare net/netbare; do
+	line=""
+	for pl in "${PAIRS[@]}"; do
+		pr=${pl% *}
 		PR[$pr]+="$(awk -v a="${CUR[${pr%/*}]}" -v b="${CUR[${pr#*/}]}" 'BEGIN { printf "%.3f", a / b }') "
+		line+=" ${pl#* }=$(last "${PR[$pr]}")"
 	done
-	echo "  pass $pass ratios: fast/wrk=$(last "${PR[fast/wrk]}") net/wrk=$(last "${PR[net/wrk]}") fast/bare=$(last "${PR[fast/fastbare]}") net/bare=$(last "${PR[net/netbare]}")" >&2
+	echo "  pass $pass ratios:$line" >&2
 done
 
 median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-printf '%-10s %12s %16s %12s %22s\n' variant "req/s" "CPU µs/req" "vs wrk" "target CPU µs/req"
+base=${VARIANTS[0]}
+if ran wrk; then base=wrk; fi
+printf '%-10s %12s %16s %12s %22s\n' variant "req/s" "CPU µs/req" "vs $base" "target CPU µs/req"
 declare -A M
 for v in "${VARIANTS[@]}"; do M[$v]=$(median "${RPS[$v]}"); done
 for v in "${VARIANTS[@]}"; do
 	printf '%-10s %12.0f %16.2f %12.2f %22.2f\n' "$v" "${M[$v]}" "$(median "${CPU[$v]}")" \
-		"$(awk -v a="${M[$v]}" -v b="${M[wrk]}" 'BEGIN { print a / b }')" "$(median "${TCPU[$v]}")"
+		"$(awk -v a="${M[$v]}" -v b="${M[$base]}" 'BEGIN { print a / b }')" "$(median "${TCPU[$v]}")"
 done
-echo "per-pass ratios: fast/wrk ${PR[fast/wrk]}| net/wrk ${PR[net/wrk]}| fast/bare ${PR[fast/fastbare]}| net/bare ${PR[net/netbare]}"
-echo "median of per-pass ratios: fast/wrk=$(median "${PR[fast/wrk]}") net/wrk=$(median "${PR[net/wrk]}") fast/bare=$(median "${PR[fast/fastbare]}") net/bare=$(median "${PR[net/netbare]}")"
-awk -v f="${M[fast]}" -v n="${M[net]}" -v w="${M[wrk]}" -v fb="${M[fastbare]}" -v nb="${M[netbare]}" \
-	'BEGIN { printf "ratio fast/wrk=%.2f net/wrk=%.2f fast/bare=%.2f net/bare=%.2f\n", f / w, n / w, f / fb, n / nb }'
+per="" med="" fin=""
+for pl in "${PAIRS[@]}"; do
+	pr=${pl% *} label=${pl#* }
+	per+="${per:+| }$label ${PR[$pr]}"
+	med+=" $label=$(median "${PR[$pr]}")"
+	fin+=" $label=$(awk -v a="${M[${pr%/*}]}" -v b="${M[${pr#*/}]}" 'BEGIN { printf "%.2f", a / b }')"
+done
+echo "per-pass ratios: $per"
+echo "median of per-pass ratios:$med"
+echo "ratio$fin"

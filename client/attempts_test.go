@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/client"
 )
 
 // droppingTarget is a raw HTTP/1.1 target on 127.0.0.1 that counts what it
@@ -131,3 +133,33 @@ func TestEveryAttemptIsARequest(t *testing.T) {
 		assert.Equal(t, target.closed.Load(), snap.Errors[0].Occurrences)
 	})
 }
+
+// On a transport of the user's own (WithTransport), whose connections do
+// not count their bytes, the session tells a written attempt by net/http's
+// WroteRequest hook: the same contract holds for a target that closes a
+// connection right after reading the request.
+func TestEveryAttemptIsARequestOnOwnTransport(t *testing.T) {
+	target := newDroppingTarget(t)
+	tr := &http.Transport{MaxIdleConnsPerHost: 10}
+	defer tr.CloseIdleConnections()
+	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		s, ok := u.Value(ownTransportKey{}).(*client.HTTP)
+		if !ok {
+			s = client.NewHTTP(u, client.WithTransport(tr))
+			u.SetValue(ownTransportKey{}, s)
+		}
+		_, err := s.Get(ctx, "/")
+		return err
+	})}
+	r, err := locust.NewRunner(locust.Config{Host: target.url, Users: 2, Iterations: 40}, ut)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, r.Run(ctx))
+	snap := r.Snapshot()
+	require.Positive(t, target.closed.Load(), "the target closed connections")
+	assert.Equal(t, target.received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
+	assert.Equal(t, target.closed.Load(), snap.Total.Failures, "failures == connections closed before the response")
+}
+
+type ownTransportKey struct{}

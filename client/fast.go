@@ -110,6 +110,8 @@ func SharedFastClient(r *locust.Runner, addr string, tls bool) *fasthttp.HostCli
 			},
 		}
 		r.Events().TestStop.Add(func(*locust.Runner) { hc.CloseIdleConnections() })
+		// the pool's cleaner ends on its own once the connections are closed
+		r.ExpectGoroutines("github.com/valyala/fasthttp.(*HostClient).connsCleaner")
 		return hc
 	}).(*fasthttp.HostClient)
 }

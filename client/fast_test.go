@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -54,7 +55,8 @@ func TestFastSharesOneClientPerRunnerAndHost(t *testing.T) {
 func runOnceTB(tb testing.TB, host string, task locust.TaskFunc) {
 	tb.Helper()
 	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
-	r, err := locust.NewRunner(locust.Config{Host: host, Users: 1, Iterations: 1}, ut)
+	// no log: a benchmark's output is read by benchstat
+	r, err := locust.NewRunner(locust.Config{Host: host, Users: 1, Iterations: 1, Logger: slog.New(slog.DiscardHandler)}, ut)
 	require.NoError(tb, err)
 	require.NoError(tb, r.Run(context.Background()))
 }

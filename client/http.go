@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -10,7 +11,10 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	locust "github.com/golocust/locust"
@@ -21,7 +25,8 @@ import (
 // request is recorded in the runner's statistics under its method and name
 // (its path, or the Name option). Connections are pooled per runner.
 //
-// A session belongs to one user and is not safe for concurrent use.
+// A session belongs to one user and is not safe for concurrent use; the
+// *http.Client that its Client method returns is.
 type HTTP struct {
 	verbs
 	u       *locust.User
@@ -31,11 +36,14 @@ type HTTP struct {
 	timeout time.Duration
 	header  http.Header
 
-	// the request in flight, for the trace hook that sees each attempt
+	// the request in flight, for the trace hooks that see each attempt
 	trace        httptrace.ClientTrace
 	method, name string
-	attempts     int           // connections asked for in this hop
-	attemptStart time.Time     // when the current attempt asked for one
+	attempt      atomic.Uint32 // attemptOpen, attemptWritten: set by the transport's goroutines too
+	conn         *countingConn // the current attempt's connection, when it counts its bytes
+	connWritten  int64         // the bytes written to conn before the attempt
+	fresh        bool          // attemptStart is the request's start, no connection asked for yet
+	attemptStart time.Time     // when the current attempt asked for a connection
 	retried      time.Duration // time spent in failed attempts
 	rc           *reqCtx
 
@@ -50,20 +58,69 @@ type HTTP struct {
 
 // reqCtx is a request context that a session reuses from request to
 // request: derived once from a task's context, carrying the session's
-// trace, and cancelled by one reusable timer when a request overruns its
-// timeout. A context per request would cost a context and a timer each.
+// trace, and cancelled by one timer when a request overruns its timeout.
+// A context per request would cost a context and a timer each; resetting
+// and stopping the timer on every request would cost two timer-heap
+// operations each. Instead a request only stores its deadline: the timer
+// stays armed for the earliest deadline it has to watch, and when it fires
+// it cancels the context if the request in flight passed its deadline, or
+// else waits again until that request's deadline. Back-to-back requests
+// far shorter than their timeout touch the timer about once per timeout.
 type reqCtx struct {
 	parent context.Context
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	epoch  time.Time // deadlines are durations since epoch (monotonic clock)
 	timer  *time.Timer
+
+	mu       sync.Mutex    // guards deadline and fireAt: the timer's callback reads them
+	deadline time.Duration // of the request in flight; 0 when none is
+	fireAt   time.Duration // when the armed timer fires; 0 when it is not armed
+}
+
+// begin watches a request that started at start for timeout.
+func (rc *reqCtx) begin(start time.Time, timeout time.Duration) {
+	dl := start.Sub(rc.epoch) + timeout
+	rc.mu.Lock()
+	rc.deadline = dl
+	if rc.fireAt == 0 || dl < rc.fireAt {
+		rc.fireAt = dl
+		rc.timer.Reset(timeout) // reset after start: it fires at dl or later
+	}
+	rc.mu.Unlock()
+}
+
+// end stops watching the request in flight.
+func (rc *reqCtx) end() {
+	rc.mu.Lock()
+	rc.deadline = 0
+	rc.mu.Unlock()
+}
+
+// fire is the timer's callback: it cancels the context when the request in
+// flight passed its deadline, waits again until that deadline when it has
+// not, and leaves the timer unarmed when no request is in flight.
+func (rc *reqCtx) fire() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	now := time.Since(rc.epoch)
+	switch {
+	case rc.deadline == 0:
+		rc.fireAt = 0
+	case now >= rc.deadline:
+		rc.fireAt = 0
+		rc.cancel(context.DeadlineExceeded)
+	default:
+		rc.fireAt = rc.deadline
+		rc.timer.Reset(rc.deadline - now)
+	}
 }
 
 // requestContext returns the reusable context for requests made under
-// parent, making a new one when parent changed or the last one timed out.
-func (s *HTTP) requestContext(parent context.Context, timeout time.Duration) *reqCtx {
+// parent, making a new one when parent changed or the last one was
+// cancelled (a request timed out).
+func (s *HTTP) requestContext(parent context.Context) *reqCtx {
 	if rc := s.rc; rc != nil && rc.ctx.Err() == nil && sameContext(rc.parent, parent) {
-		rc.timer.Reset(timeout)
 		return rc
 	}
 	if old := s.rc; old != nil {
@@ -73,18 +130,11 @@ func (s *HTTP) requestContext(parent context.Context, timeout time.Duration) *re
 		old.cancel(context.Canceled)
 	}
 	ctx, cancel := context.WithCancelCause(parent)
-	rc := &reqCtx{parent: parent, ctx: httptrace.WithClientTrace(ctx, &s.trace), cancel: cancel}
-	rc.timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	rc := &reqCtx{parent: parent, ctx: httptrace.WithClientTrace(ctx, &s.trace), cancel: cancel, epoch: time.Now()}
+	rc.timer = time.AfterFunc(time.Hour, rc.fire)
+	rc.timer.Stop() // armed by the first request
 	s.rc = rc
 	return rc
-}
-
-// done ends a request made with rc: its timer is stopped, and a context
-// that the timer cancelled (or is cancelling) is not used again.
-func (s *HTTP) done(rc *reqCtx) {
-	if !rc.timer.Stop() && s.rc == rc {
-		s.rc = nil
-	}
 }
 
 // sameContext reports whether a and b are the same context, without
@@ -94,15 +144,41 @@ func sameContext(a, b context.Context) bool {
 	return t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
+// The state of a request's current attempt, in HTTP.attempt.
+const (
+	attemptOpen    = 1 << iota // a connection was asked for, no response byte came yet
+	attemptWritten             // the transport wrote the request
+)
+
 // getConn is the trace hook (httptrace.ClientTrace.GetConn) called each
-// time the transport asks for a connection for a request. net/http retries an idempotent request once,
-// on a new connection, when a reused one was closed before any byte of the
-// response: a second call in the same hop is that retry, and the failed
-// attempt is recorded on its own, as the target saw it.
+// time the transport asks for a connection for a request: once per hop (the
+// request, each redirect followed), and again when net/http retries the
+// hop on a new connection after a reused one closed before any byte of the
+// response. An attempt still open then got no response: if the transport
+// wrote it to the wire, the target received it, and it is recorded on its
+// own as a failure, as the target saw it. An attempt never written is not a
+// request: the target never got it. Whether it was written is known
+// exactly on a connection that counts its bytes (countingConn: the
+// runner's shared transport makes them), as net/http itself decides
+// whether to retry; on another transport's connection, from the
+// WroteRequest hook, which net/http calls before it flushes the request,
+// so that a flush that fails with nothing written still counts as written.
+// Only a retry or a redirect reads the clock here; the first attempt starts
+// when the request does.
 func (s *HTTP) getConn(string) {
+	prev := s.attempt.Swap(attemptOpen)
+	conn := s.conn
+	s.conn = nil
+	if s.fresh {
+		s.fresh = false
+		return
+	}
 	now := time.Now()
-	s.attempts++
-	if s.attempts > 1 {
+	written := prev == attemptOpen|attemptWritten
+	if prev&attemptOpen != 0 && conn != nil {
+		written = conn.written.Load() != s.connWritten
+	}
+	if written {
 		d := now.Sub(s.attemptStart)
 		s.retried += d
 		s.u.Record(locust.Request{Type: s.method, Name: s.name, Start: s.attemptStart, Duration: d,
@@ -111,27 +187,60 @@ func (s *HTTP) getConn(string) {
 	s.attemptStart = now
 }
 
-// hops is the session's RoundTripper: it marks the start of each hop (a
-// request, or a redirect followed) for the attempt count, and passes the
-// request on to the transport.
-type hops struct {
-	s  *HTTP
-	rt http.RoundTripper
-}
-
-// RoundTrip starts a hop: no connection asked for yet.
-func (h hops) RoundTrip(req *http.Request) (*http.Response, error) {
-	h.s.attempts = 0
-	return h.rt.RoundTrip(req)
-}
-
-// CloseIdleConnections closes the idle connections of the wrapped
-// RoundTripper, if it can, so that http.Client.CloseIdleConnections works.
-func (h hops) CloseIdleConnections() {
-	if c, ok := h.rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+// gotConn is the trace hook (httptrace.ClientTrace.GotConn) called, on the
+// request's goroutine, when an attempt got its connection: a connection
+// that counts its bytes is kept with its count, for getConn.
+func (s *HTTP) gotConn(info httptrace.GotConnInfo) {
+	c := info.Conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if cc, ok := c.(*countingConn); ok {
+		s.conn, s.connWritten = cc, cc.written.Load()
 	}
 }
+
+// countingConn is a connection that counts the bytes written to it, so that
+// a session knows whether an attempt that net/http retries reached the
+// wire. Its methods are safe for concurrent use as the wrapped
+// connection's are.
+type countingConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+// Write writes to the connection and counts the bytes written.
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// countingDial returns dial with its connections wrapped in countingConn.
+func countingDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: c}, nil
+	}
+}
+
+// wroteRequest is the trace hook (httptrace.ClientTrace.WroteRequest)
+// called, on the transport's writing goroutine, once the transport wrote an
+// attempt's request. A request the transport failed to write is retried
+// only when nothing of it went out, so an error means not written.
+func (s *HTTP) wroteRequest(info httptrace.WroteRequestInfo) {
+	if info.Err == nil {
+		s.attempt.Or(attemptWritten)
+	}
+}
+
+// gotFirstResponseByte is the trace hook
+// (httptrace.ClientTrace.GotFirstResponseByte) called, on the transport's
+// reading goroutine, when a response starts: the attempt is over.
+func (s *HTTP) gotFirstResponseByte() { s.attempt.Store(0) }
 
 var _ Client = (*HTTP)(nil)
 
@@ -180,13 +289,15 @@ type transportKey struct{}
 
 // SharedTransport returns the runner's shared net/http transport, made on
 // first use: keep-alive connections without a per-host limit, no proxy from
-// the environment (as Locust), closed when the test stops. Safe for
-// concurrent use.
+// the environment (as Locust), closed when the test stops. Its connections
+// count the bytes written to them, so that a session knows exactly whether
+// an attempt that net/http retries reached the target. Safe for concurrent
+// use.
 func SharedTransport(r *locust.Runner) *http.Transport {
 	return r.Shared(transportKey{}, func() any {
 		t := &http.Transport{
 			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         countingDial((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
 			MaxIdleConns:        0,
 			MaxIdleConnsPerHost: 100_000,
 			IdleConnTimeout:     90 * time.Second,
@@ -219,9 +330,15 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	for _, f := range opts {
 		f(&o)
 	}
+	for k, vs := range o.header {
+		o.header[k] = slices.Clip(vs)
+	}
 	s := &HTTP{u: u, timeout: o.timeout, header: o.header}
 	s.verbs.s = s
 	s.trace.GetConn = s.getConn
+	s.trace.GotConn = s.gotConn
+	s.trace.WroteRequest = s.wroteRequest
+	s.trace.GotFirstResponseByte = s.gotFirstResponseByte
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -238,7 +355,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if rt == nil {
 		rt = SharedTransport(u.Runner())
 	}
-	s.client = &http.Client{Transport: hops{s, rt}}
+	s.client = &http.Client{Transport: rt}
 	if !o.noCookies {
 		s.client.Jar = &lazyJar{}
 	}
@@ -249,8 +366,11 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 }
 
 // Client returns the underlying *http.Client (with the session's cookie
-// jar), for requests you time yourself. Its Transport is a thin wrapper of
-// the session's RoundTripper (SharedTransport or WithTransport's).
+// jar), for requests you time yourself: they are not recorded. Its
+// Transport is the session's RoundTripper (SharedTransport or
+// WithTransport's). The returned client is safe for concurrent use, also
+// while the session sends its own requests; cookies set through it go
+// to the session's jar.
 func (s *HTTP) Client() *http.Client { return s.client }
 
 // resolve turns a path into a URL on the session's host.
@@ -297,40 +417,46 @@ func (s *HTTP) request(rc *reqCtx, method, target string, body io.Reader) (*http
 }
 
 // lazyJar is a cookie jar made on the first cookie a server sets: until
-// then a request pays nothing for cookies. Like the session, it is used by
-// one user at a time.
-type lazyJar struct{ jar *cookiejar.Jar }
+// then a request pays nothing for cookies. It is safe for concurrent use,
+// as the session's *http.Client (HTTP.Client) is.
+type lazyJar struct{ jar atomic.Pointer[cookiejar.Jar] }
 
 func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	if j.jar == nil {
-		j.jar, _ = cookiejar.New(nil)
+	jar := j.jar.Load()
+	if jar == nil {
+		jar, _ = cookiejar.New(nil)
+		if !j.jar.CompareAndSwap(nil, jar) {
+			jar = j.jar.Load() // another goroutine made it first
+		}
 	}
-	j.jar.SetCookies(u, cookies)
+	jar.SetCookies(u, cookies)
 }
 
 func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {
-	if j.jar == nil {
-		return nil
+	if jar := j.jar.Load(); jar != nil {
+		return jar.Cookies(u)
 	}
-	return j.jar.Cookies(u)
+	return nil
 }
 
-// readBody reads a whole body, in one allocation when its length is known.
+// readBody reads a whole body, in one allocation when its length is known:
+// the buffer has one spare byte for the read that finds the body's end.
 func readBody(resp *http.Response) ([]byte, error) {
-	head := resp.Request != nil && resp.Request.Method == http.MethodHead
-	if n := resp.ContentLength; n >= 0 && n <= 64<<20 && !head {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, buf); err != nil {
-			return buf, err
+	if resp.Body == http.NoBody || resp.Request != nil && resp.Request.Method == http.MethodHead {
+		return nil, nil
+	}
+	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
+		buf := make([]byte, n, n+1)
+		if k, err := io.ReadFull(resp.Body, buf); err != nil {
+			return buf[:k], err
+		}
+		if m, _ := resp.Body.Read(buf[n : n+1]); m == 0 {
+			return buf, nil
 		}
 		// a body longer than announced is an error of the server; read on
 		// to find out, as io.ReadAll would
-		var one [1]byte
-		if m, _ := resp.Body.Read(one[:]); m == 0 {
-			return buf, nil
-		}
 		rest, err := io.ReadAll(resp.Body)
-		return append(append(buf, one[0]), rest...), err
+		return append(buf[:n+1], rest...), err
 	}
 	return io.ReadAll(resp.Body)
 }
@@ -341,9 +467,11 @@ func readBody(resp *http.Response) ([]byte, error) {
 // failure is already recorded. A request cut short because the user was
 // stopped is in no entry but counted as cut short (locust.Snapshot.CutShort).
 // If net/http retries the request on a new connection after a reused one
-// was closed before the response, the failed attempt is recorded on its own
-// ("connection closed before the response"), so that each attempt the
-// target saw is one request.
+// was closed before the response, a failed attempt that the transport
+// wrote is recorded on its own ("connection closed before the response"),
+// so that each attempt the target saw is one request; an attempt it never
+// wrote (the connection was found closed first) is not a request, and its
+// time counts in the request's response time.
 func (s *HTTP) Do(ctx context.Context, req *Request) (*Response, error) {
 	return s.send(ctx, req, "")
 }
@@ -357,8 +485,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if err != nil {
 		return nil, err
 	}
-	rc := s.requestContext(ctx, timeout)
-	defer s.done(rc)
+	rc := s.requestContext(ctx)
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
@@ -368,7 +495,9 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 		return nil, err
 	}
 	for k, vs := range s.header {
-		hr.Header[k] = append(hr.Header[k], vs...)
+		// the session's own values, clipped: an Add to the request's
+		// header copies them instead of writing into the session's
+		hr.Header[k] = vs
 	}
 	for k, vs := range req.Header {
 		hr.Header[k] = vs
@@ -376,14 +505,18 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if contentType != "" && hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", contentType)
 	}
-	s.method, s.name, s.retried = method, name, 0
 	start := time.Now()
+	s.method, s.name, s.retried = method, name, 0
+	s.attempt.Store(0)
+	s.fresh, s.attemptStart, s.conn = true, start, nil
+	rc.begin(start, timeout)
 	resp, err := s.client.Do(hr)
 	var data []byte
 	if err == nil {
 		data, err = readBody(resp)
 		resp.Body.Close()
 	}
+	rc.end()
 	if err == nil && body == nil {
 		s.last.req = hr // done with: the next request may reuse it
 	}

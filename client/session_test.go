@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -507,6 +508,62 @@ func TestTimeoutEachRequest(t *testing.T) {
 		for _, e := range snap.Errors {
 			assert.Equal(t, "timeout after 150ms", e.Error, e.Name)
 		}
+	})
+}
+
+// A request's timeout holds whatever came before it: a short per-request
+// timeout after requests with a long one, a request after the session sat
+// idle for longer than its timeout, and a long timeout after a short one.
+func TestTimeoutAfterIdleAndMixedTimeouts(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+		mux.HandleFunc("GET /wait/{ms}", func(w http.ResponseWriter, r *http.Request) {
+			ms, _ := strconv.Atoi(r.PathValue("ms"))
+			select {
+			case <-time.After(time.Duration(ms) * time.Millisecond):
+				w.Write([]byte("ok"))
+			case <-r.Context().Done():
+			}
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		var took []time.Duration
+		snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+			c := k.newFor(u, client.WithTimeout(200*time.Millisecond))
+			get := func(path string, opts ...client.RequestOption) {
+				start := time.Now()
+				_, _ = c.Get(ctx, path, opts...)
+				took = append(took, time.Since(start))
+			}
+			get("/ok", client.Timeout(10*time.Second))
+			get("/ok", client.Timeout(10*time.Second))
+			get("/wait/3000", client.Name("short after long"), client.Timeout(50*time.Millisecond))
+			get("/ok")
+			time.Sleep(500 * time.Millisecond) // idle for more than the timeout
+			get("/wait/3000", client.Name("after idle"))
+			get("/wait/300", client.Name("long after short"), client.Timeout(2*time.Second))
+			return nil
+		})
+		assert.Less(t, took[2], 2*time.Second, "the short timeout did not wait for the long one")
+		assert.Less(t, took[4], 2*time.Second, "the timeout after idle")
+		for _, name := range []string{"short after long", "after idle"} {
+			e, ok := snap.Entry("GET", name)
+			require.True(t, ok, name)
+			assert.EqualValues(t, 1, e.Failures, name)
+		}
+		e, ok := snap.Entry("GET", "long after short")
+		require.True(t, ok)
+		assert.Zero(t, e.Failures, "a 2 s timeout lets a 300 ms request finish")
+		e, ok = snap.Entry("GET", "/ok")
+		require.True(t, ok)
+		assert.EqualValues(t, 3, e.Requests)
+		assert.Zero(t, e.Failures)
+		var texts []string
+		for _, e := range snap.Errors {
+			texts = append(texts, e.Error)
+		}
+		assert.ElementsMatch(t, []string{"timeout after 50ms", "timeout after 200ms"}, texts)
 	})
 }
 

@@ -1,8 +1,8 @@
 // Package cluster speaks Locust's master/worker protocol (ZeroMQ
 // ROUTER/DEALER, msgpack [type, data, node_id]; package wire) so that a Go
 // load test can run as a worker of a Locust master (a Python Locust 2.x
-// master, Debian's 2.12.1 included), and, in a first form, as a master that
-// Python and Go workers join.
+// master, Debian's 2.12.1 included), and as a master that Python and Go
+// workers join.
 //
 // # Worker
 //
@@ -49,21 +49,31 @@
 // for MasterConfig.ExpectWorkers workers (any client_ready version is
 // accepted, Debian's empty one too), hand out the users by class (weights
 // and fixed counts, Distribute) at the spawn rate, with the host, stop
-// timeout and tags, mark a
-// worker missing after Locust's heartbeat liveness and give its users to the
-// others (a heartbeat heals it), and send quit after RunTime. The workers'
-// reports are merged as Locust's master merges them (MasterStats) and, when
-// MasterConfig.Stats is set, into a locust.Stats (Stats.Merge).
+// timeout and tags, mark a worker missing after Locust's heartbeat
+// liveness and give its users to the others (a heartbeat heals it; a
+// worker that joins a running test gets its share), and send quit after
+// RunTime. Master.RunTest runs one of several tests instead: it ends with
+// stop, waits for each worker's last report, and leaves the workers
+// connected for the next; Master.Close sends them quit. Master.SetUsers
+// changes the users while a test runs (a new ramp at its spawn rate), and
+// Master.Users is the sum of the workers' users. The workers' reports are
+// merged as Locust's master merges them (MasterStats) and, when
+// MasterConfig.Stats (or SetStats) is set, into a locust.Stats
+// (Stats.Merge).
 //
-// On the command line, --master (with --expect-workers, --master-bind-host
-// and --master-bind-port) makes Extension a locust.Driver: the command runs
-// a Runner of no local user through its usual path and the master feeds
-// that Runner's Stats, so the console, CSV, JSON and HTML reports and the
-// thresholds show the workers' requests; -t or a stop signal sends quit to
-// the workers, whose final reports are in the summary; -r hands the users
-// out at that rate (MasterConfig.SpawnRate). Not yet: the web UI with a
-// master, and the workers' HDR histograms (percentiles come from Locust's
-// rounded buckets).
+// Master.Remote makes the master the locust.Remote of a Runner
+// (Runner.SetRemote): the Runner runs no user itself, its SetUsers sets
+// the master's users, and its UserCount and Workers read the workers'. On
+// the command line, --master (with --expect-workers, --master-bind-host
+// and --master-bind-port) makes Extension a locust.Driver that does so for
+// each test: the console, CSV, JSON and HTML reports and the thresholds
+// show the workers' requests and users; a load shape (--stages) drives the
+// master as it drives a local runner; headless, -t or a stop signal sends
+// quit to the workers, whose final reports are in the summary; without
+// --headless the web UI starts each test on the connected workers, lists
+// them (state, users, CPU) and its stop sends them stop. Not yet: the open
+// model and the capacity search on a master (refused), and the workers'
+// HDR histograms (percentiles come from Locust's rounded buckets).
 //
 // Each user type runs in a Runner of its own (the public API sets one total
 // per runner), all reporting into the worker's Collector.

@@ -24,14 +24,20 @@ import (
 // safe for concurrent use. Make it with NewExtension.
 //
 // With --master (LOCUST_MASTER) it runs the test as a master instead (a
-// locust.Driver): it waits for --expect-workers workers on
-// --master-bind-host:--master-bind-port, hands them the -u users of the
+// locust.Driver): it listens on --master-bind-host:--master-bind-port,
+// waits for --expect-workers workers (headless; a test started from the
+// web UI starts on the workers there are), hands them the -u users of the
 // user types (their names, weights and fixed counts) with -H, tags and the
 // stop timeout, and merges their reports into the command's runner, which
-// runs no user itself: the console, CSV, JSON, HTML reports and thresholds
-// show the workers' requests. -t ends the test (the workers get quit), as
-// does a stop signal. Load shapes, the open model and the capacity search
-// are not distributed yet: with --master they are refused.
+// runs no user itself but controls the master (locust.Remote): the
+// console, CSV, JSON, HTML reports and thresholds show the workers'
+// requests, its user count is the workers', and a load shape (--stages,
+// shape.Extension's SetShape) changes the users the master hands out.
+// Headless, -t ends the test (the workers get quit), as does a stop
+// signal. Without --headless, the web UI starts each test on the
+// connected workers, its stop sends them stop, and its page lists them
+// (Runner.Workers). The open model and the capacity search are not
+// distributed yet: with --master they are refused.
 type Extension struct {
 	worker     bool
 	masterHost string
@@ -41,6 +47,8 @@ type Extension struct {
 	expectWorkers int
 	bindHost      string
 	bindPort      int
+
+	m *Master // after Connect
 }
 
 var (
@@ -66,6 +74,11 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 
 // Start checks the master's options (exit code 2 when they are bad).
 func (e *Extension) Start(context.Context, *locust.Runner, io.Writer) error {
+	return e.check()
+}
+
+// check reports bad master options.
+func (e *Extension) check() error {
 	if !e.master {
 		return nil
 	}
@@ -83,11 +96,14 @@ func (e *Extension) Start(context.Context, *locust.Runner, io.Writer) error {
 // Drives reports whether --master was given.
 func (e *Extension) Drives() bool { return e.master }
 
-// Drive runs the master (Master) for the test cfg describes and merges the
-// workers' reports into r's statistics. It ends the test when the master's
-// run ends (-t: "run time"), aborts it when the master cannot listen, and
-// sends quit to the workers when r stops (a stop signal).
-func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Config, types []*locust.UserType) {
+// Connect checks the master's options and makes the master listen on
+// --master-bind-host:--master-bind-port for the whole program (Master);
+// workers may join from then on. It returns the master as the Remote of
+// each test's Runner.
+func (e *Extension) Connect(ctx context.Context, cfg locust.Config, types []*locust.UserType) (locust.Remote, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
 	classes := make([]Class, 0, len(types))
 	for _, t := range types {
 		classes = append(classes, Class{Name: t.Name, Weight: t.Weight, FixedCount: t.FixedCount})
@@ -103,27 +119,51 @@ func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Conf
 	m, err := NewMaster(MasterConfig{
 		BindHost: host, BindPort: e.bindPort, ExpectWorkers: e.expectWorkers,
 		Classes: classes, Users: cfg.Users, SpawnRate: cfg.SpawnRate, Host: cfg.Host, StopTimeout: cfg.StopTimeout,
-		Tags: cfg.Tags, ExcludeTags: cfg.ExcludeTags, RunTime: cfg.RunTime,
-		Logger: log, Stats: r.Stats(),
+		Tags: cfg.Tags, ExcludeTags: cfg.ExcludeTags, Logger: log,
 	})
 	if err == nil {
-		err = m.Listen(ctx)
+		// the master lives until Close (the command calls it), also when
+		// ctx ends first: its workers still get their stop or quit
+		err = m.Listen(context.WithoutCancel(ctx))
 	}
 	if err != nil {
-		r.Abort(err)
-		return
+		return nil, err
 	}
 	log.Info("master listening", "address", net.JoinHostPort(host, strconv.Itoa(m.Port())), "expect_workers", e.expectWorkers)
+	e.m = m
+	return m.Remote(), nil
+}
+
+// Drive runs one test on the workers (Master.RunTest; with last, a
+// headless run, the master sends quit rather than stop at its end) with
+// cfg's host and run time, and merges the workers' reports into r's
+// statistics. A headless test waits for --expect-workers workers, a test
+// started from the web UI for one (as in Locust: workers that join later
+// get their share); its run time starts when they get their users. It
+// ends r ("run time") when the run time is over, aborts r when the master
+// fails, and stops the workers when r stops (a stop signal, the web UI's
+// stop, a load shape's end).
+func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Config, last bool) {
+	m := e.m
+	m.SetStats(r.Stats())
+	m.SetHost(cfg.Host)
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		select {
-		case <-r.Stopping(): // a stop signal: the master sends quit
+		case <-r.Stopping(): // the workers get stop (or quit)
 			cancel()
 		case <-mctx.Done():
 		}
 	}()
-	err = m.Run(mctx)
+	var err error
+	if last {
+		err = m.runTest(mctx, cfg.RunTime, e.expectWorkers, true)
+	} else {
+		// as Locust's UI: start on the workers there are (one at least);
+		// those that join later get their share
+		err = m.runTest(mctx, cfg.RunTime, 1, false)
+	}
 	select {
 	case <-r.Stopping():
 		return
@@ -134,6 +174,16 @@ func (e *Extension) Drive(ctx context.Context, r *locust.Runner, cfg locust.Conf
 		return
 	}
 	r.StopWith("run time")
+}
+
+// Close sends quit to the workers still connected and closes the master.
+func (e *Extension) Close() error {
+	if e.m == nil {
+		return nil
+	}
+	err := e.m.Close()
+	e.m = nil
+	return err
 }
 
 // Stop does nothing and leaves the exit code to the others.

@@ -64,6 +64,8 @@ type WorkerInfo struct {
 	Index     int
 	CPU       float64
 	Users     int
+	// LastSeen is when the worker last sent a message.
+	LastSeen time.Time
 }
 
 // Master is a Locust-protocol master (phase 1): Python Locust workers (also
@@ -85,6 +87,7 @@ type Master struct {
 	changed chan struct{}
 	running bool // users were handed out: rebalance on changes
 	target  int  // users handed out so far (the ramp's step)
+	ctl     control
 }
 
 type masterWorker struct {
@@ -123,13 +126,16 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 		cfg.BindPort = 0
 	}
 	m := &Master{cfg: cfg, log: cfg.Logger, workers: map[string]*masterWorker{}, stats: newMasterStats(), changed: make(chan struct{}, 1)}
+	m.ctl = newControl(cfg)
 	if m.log == nil {
 		m.log = slog.Default()
 	}
 	return m, nil
 }
 
-// Listen binds the master's ROUTER socket and starts receiving.
+// Listen binds the master's ROUTER socket and starts receiving and
+// watching the workers' heartbeats, until ctx ends or Close (or Run) ends
+// the master.
 func (m *Master) Listen(ctx context.Context) error {
 	m.sock = newRouter(context.WithoutCancel(ctx), 5*time.Second, m.log)
 	if err := m.sock.Listen(listenEndpoint(m.cfg.BindHost, m.cfg.BindPort)); err != nil {
@@ -137,7 +143,17 @@ func (m *Master) Listen(ctx context.Context) error {
 		return fmt.Errorf("cluster: master cannot listen: %w", err)
 	}
 	m.addr, _ = m.sock.Addr().(*net.TCPAddr)
-	go m.recvLoop(ctx)
+	lctx, cancel := context.WithCancel(ctx)
+	m.ctl.cancel = cancel
+	m.ctl.loops.Add(2)
+	go func() {
+		defer m.ctl.loops.Done()
+		m.recvLoop(lctx)
+	}()
+	go func() {
+		defer m.ctl.loops.Done()
+		m.liveness(lctx)
+	}()
 	return nil
 }
 
@@ -154,7 +170,9 @@ func (m *Master) Workers() []WorkerInfo {
 	var out []WorkerInfo
 	for _, id := range m.order {
 		if w := m.workers[id]; w != nil {
-			out = append(out, w.info)
+			info := w.info
+			info.LastSeen = w.lastSeen
+			out = append(out, info)
 		}
 	}
 	return out
@@ -209,6 +227,7 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 	defer m.notify()
 	node := string(id)
 	w := m.workers[node]
+	m.ctl.seen(node, id, msg.Type)
 	switch msg.Type {
 	case wire.TypeClientReady:
 		// any version is accepted: "" (Debian's 2.12.1), -1, "2.x"
@@ -220,9 +239,12 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		m.workers[node] = &masterWorker{id: slices.Clone(id), info: WorkerInfo{ID: node, State: "ready", Index: idx}, lastSeen: time.Now(), liveness: heartbeatLiveness}
 		m.send(id, node, wire.TypeAck, map[string]any{"index": idx})
 		m.log.Info("master: worker ready", "worker", node, "index", idx, "version", msg.Data)
+		if m.running { // a worker joins a running test: it gets its share, as in Locust
+			m.rebalanceLocked()
+		}
 		return
 	case wire.TypeStats:
-		if w == nil {
+		if !m.knownLocked(node) {
 			// a worker this master never registered (it ran the test of
 			// a master that was restarted): its requests belong to no
 			// test here. It is told to join again (wire.ReconnectUnknown).
@@ -253,7 +275,7 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 		if msg.Type != wire.TypeException {
 			m.log.Warn("master: message from an unknown worker", "worker", node, "type", msg.Type)
 		}
-		if msg.Type == wire.TypeHeartbeat {
+		if msg.Type == wire.TypeHeartbeat && !m.knownLocked(node) {
 			m.send(id, node, wire.TypeReconnect, wire.ReconnectUnknown)
 		}
 		return
@@ -292,9 +314,22 @@ func (m *Master) handle(id []byte, msg wire.Message) {
 	}
 }
 
+// knownLocked reports whether node is a worker of this master: registered,
+// or stopped (client_stopped) and not registered again yet, whose last
+// report may still come. m.mu is held.
+func (m *Master) knownLocked(node string) bool {
+	if m.workers[node] != nil {
+		return true
+	}
+	_, stopped := m.ctl.gone[node]
+	return stopped
+}
+
 // Distribute (a pure function, safe for concurrent use) splits users among classes (fixed counts first, then by weight,
-// largest remainders) and then among n workers (even shares, the remainder
-// to the first workers). The result is indexed by worker.
+// largest remainders) and then among n workers (even shares; the
+// remainders go round the workers, class after class, so that the
+// workers' totals differ by one at most, as Locust's dispatcher keeps
+// them). The result is indexed by worker.
 func Distribute(classes []Class, users, n int) []map[string]int {
 	perClass := map[string]int{}
 	left := users
@@ -346,27 +381,56 @@ func Distribute(classes []Class, users, n int) []map[string]int {
 	for i := range out {
 		out[i] = map[string]int{}
 	}
+	// each class's remainder goes on round the workers where the previous
+	// class's stopped, so that the workers' totals differ by one at most
+	next := 0
 	for _, c := range classes {
 		k := perClass[c.Name]
 		for i := range n {
 			out[i][c.Name] = k / n
-			if i < k%n {
-				out[i][c.Name]++
-			}
+		}
+		for range k % n {
+			out[next][c.Name]++
+			next = (next + 1) % n
 		}
 	}
 	return out
 }
 
-// Run waits for the expected workers, spawns the users, lets the test run
-// for RunTime (or until ctx ends), then sends quit and waits (up to 3 s)
-// for the workers' final reports. Call Listen first.
+// Run runs one headless test: it waits for the expected workers, hands
+// out the users (MasterConfig.Users at SpawnRate, or what SetUsers asked
+// for since), follows SetUsers while the test runs, and after RunTime (or
+// when ctx ends) sends quit and waits (up to 3 s) for the workers' final
+// reports; then it closes the master. Call Listen first. RunTest runs a
+// test that leaves the workers connected for the next.
 func (m *Master) Run(ctx context.Context) error {
 	if m.sock == nil {
 		return errors.New("cluster: Master.Run before Listen")
 	}
-	defer m.sock.Close()
-	m.log.Info("master: waiting for workers", "expect", m.cfg.ExpectWorkers)
+	defer m.Close()
+	return m.runTest(ctx, m.cfg.RunTime, m.cfg.ExpectWorkers, true)
+}
+
+// RunTest runs one test of a master that runs several (the web UI's): it
+// waits for the expected workers, hands out the users SetUsers asked for
+// (at its spawn rate), follows SetUsers while the test runs, and after
+// runTime (0: no limit) or when ctx ends sends stop to the workers and
+// waits (up to the stop timeout and 5 s more) until each has stopped its
+// users and sent its last report. The workers stay connected (they send
+// client_ready again) for the next test; Close sends them quit. It returns
+// ctx's error when ctx ended before the workers were there. Call Listen
+// first; one test runs at a time.
+func (m *Master) RunTest(ctx context.Context, runTime time.Duration) error {
+	if m.sock == nil {
+		return errors.New("cluster: Master.RunTest before Listen")
+	}
+	return m.runTest(ctx, runTime, m.cfg.ExpectWorkers, false)
+}
+
+// runTest runs one test once expect workers are ready; quit ends it with
+// quit rather than stop.
+func (m *Master) runTest(ctx context.Context, runTime time.Duration, expect int, quit bool) error {
+	m.log.Info("master: waiting for workers", "expect", expect)
 	for {
 		m.mu.Lock()
 		ready := 0
@@ -376,7 +440,7 @@ func (m *Master) Run(ctx context.Context) error {
 			}
 		}
 		m.mu.Unlock()
-		if ready >= m.cfg.ExpectWorkers {
+		if ready >= expect {
 			break
 		}
 		select {
@@ -386,85 +450,54 @@ func (m *Master) Run(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
-	began := time.Now()
 	m.mu.Lock()
 	m.running = true
-	m.target = m.rampTarget(0)
+	m.target = 0
+	m.ctl.restartRamp(0, time.Now())
+	m.target = m.ctl.rampTarget(time.Now())
 	m.rebalanceLocked()
 	m.mu.Unlock()
-	lctx, lstop := context.WithCancel(ctx)
-	ldone := make(chan struct{})
-	go func() {
-		defer close(ldone)
-		m.liveness(lctx)
-	}()
-	defer func() {
-		lstop()
-		<-ldone
-	}()
 	var timer <-chan time.Time
-	if m.cfg.RunTime > 0 {
-		timer = time.After(m.cfg.RunTime)
+	if runTime > 0 {
+		t := time.NewTimer(runTime)
+		defer t.Stop()
+		timer = t.C
 	}
-	var ramp <-chan time.Time
-	if m.target < m.cfg.Users {
-		tk := time.NewTicker(time.Second)
-		defer tk.Stop()
-		ramp = tk.C
-	}
+	ramp := time.NewTimer(time.Hour)
+	defer ramp.Stop()
 wait:
 	for {
+		m.mu.Lock()
+		next, ramping := m.ctl.nextStep(m.target, time.Now())
+		m.mu.Unlock()
+		var rampC <-chan time.Time
+		if ramping {
+			ramp.Reset(next)
+			rampC = ramp.C
+		}
 		select {
 		case <-ctx.Done():
 			break wait
 		case <-timer:
 			break wait
-		case now := <-ramp:
+		case <-m.ctl.wake:
+		case <-rampC:
 			m.mu.Lock()
-			if t := m.rampTarget(now.Sub(began)); t != m.target {
+			if t := m.ctl.rampTarget(time.Now()); t != m.target {
 				m.target = t
 				m.rebalanceLocked()
-			}
-			if m.target >= m.cfg.Users {
-				ramp = nil
-				m.log.Info("master: all users handed out", "users", m.target)
+				if m.target == m.ctl.want {
+					m.log.Info("master: all users handed out", "users", m.target)
+				}
 			}
 			m.mu.Unlock()
 		}
+		ramp.Stop()
 	}
-	m.mu.Lock()
-	m.running = false
-	for id, w := range m.workers {
-		m.send(w.id, id, wire.TypeQuit, nil)
+	if quit {
+		return m.quitWorkers(3 * time.Second)
 	}
-	m.mu.Unlock()
-	deadline := time.After(3 * time.Second)
-	for {
-		m.mu.Lock()
-		left := len(m.workers)
-		m.mu.Unlock()
-		if left == 0 {
-			return nil
-		}
-		select {
-		case <-deadline:
-			m.log.Warn("master: workers did not confirm the quit", "left", left)
-			return nil
-		case <-m.changed:
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// rampTarget is how many users are handed out after d of spawning: all of
-// them without a spawn rate, else SpawnRate more each second (at least one
-// at first), up to Users.
-func (m *Master) rampTarget(d time.Duration) int {
-	if m.cfg.SpawnRate <= 0 {
-		return m.cfg.Users
-	}
-	steps := math.Floor(d.Seconds()) + 1
-	return min(m.cfg.Users, max(1, int(math.Floor(m.cfg.SpawnRate*steps))))
+	return m.stopWorkers(m.cfg.StopTimeout + 5*time.Second)
 }
 
 // rebalanceLocked hands the users out again among the workers that are not
@@ -506,7 +539,8 @@ func (m *Master) rebalanceLocked() {
 }
 
 // liveness marks workers missing after Locust's heartbeat liveness (3
-// silent ticks) and rebalances; it ends with ctx or when the test ends.
+// silent ticks) and, while a test runs, gives their users to the others;
+// it ends with ctx.
 func (m *Master) liveness(ctx context.Context) {
 	t := time.NewTicker(m.cfg.HeartbeatInterval)
 	defer t.Stop()
@@ -517,10 +551,6 @@ func (m *Master) liveness(ctx context.Context) {
 		case <-t.C:
 		}
 		m.mu.Lock()
-		if !m.running {
-			m.mu.Unlock()
-			return
-		}
 		lost := false
 		for id, w := range m.workers {
 			if w.info.State == "missing" {
@@ -533,7 +563,7 @@ func (m *Master) liveness(ctx context.Context) {
 				m.log.Info("master: worker failed to send heartbeats, marked missing", "worker", id)
 			}
 		}
-		if lost {
+		if lost && m.running {
 			m.rebalanceLocked()
 		}
 		m.mu.Unlock()

@@ -31,9 +31,13 @@ func TestDistribute(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"A": 6, "B": 2, "F": 2}, sum)
 	assert.Equal(t, map[string]int{"A": 2, "B": 1, "F": 1}, got[0])
-	assert.Equal(t, map[string]int{"A": 2, "B": 0, "F": 0}, got[2])
+	assert.Equal(t, map[string]int{"A": 2, "B": 1, "F": 0}, got[1])
+	assert.Equal(t, map[string]int{"A": 2, "B": 0, "F": 1}, got[2], "the remainders go round the workers: 4, 3, 3 users")
 	got = Distribute([]Class{{Name: "A"}, {Name: "B"}}, 3, 1)
 	assert.Equal(t, 3, got[0]["A"]+got[0]["B"])
+	// one user of each of two classes on two workers: one each, not both on the first
+	got = Distribute([]Class{{Name: "A"}, {Name: "B"}}, 2, 2)
+	assert.Equal(t, []map[string]int{{"A": 1, "B": 0}, {"A": 0, "B": 1}}, got)
 }
 
 // pythonWorkerLocustfile: the same classes as the Go types, in Python.

@@ -196,7 +196,6 @@ func TestMasterBadOptions(t *testing.T) {
 		{"--master", "--expect-workers", "0"},
 		{"--master", "--master-bind-port", "70000"},
 		// not distributed yet: the master would run users itself
-		{"--master", "--stages", "10s:5"},
 		{"--master", "--arrival-rate", "50", "--max-users", "5"},
 		{"--master", "--find-capacity", "--threshold", "p95<1s"},
 	} {

@@ -166,9 +166,11 @@ func (e *Extension) Configure(cfg *locust.Config) error {
 	if e.find && (e.parsed != nil || e.code != nil) {
 		return errors.New("--find-capacity and --stages (or a load shape) both set the user count: choose one")
 	}
-	if e.fs != nil && (e.parsed != nil || e.code != nil || e.find || cfg.ArrivalRate > 0) {
+	if e.fs != nil && (e.find || cfg.ArrivalRate > 0) {
+		// a shape drives a master like a local runner (Runner.SetUsers
+		// reaches its workers); these two are not distributed yet
 		if f := e.fs.Lookup("master"); f != nil && f.Value.String() == "true" {
-			return errors.New("--master with --stages, --find-capacity or --arrival-rate: these are not distributed yet (a master runs no user itself); run them on one process")
+			return errors.New("--master with --find-capacity or --arrival-rate: these are not distributed yet (a master runs no user itself); run them on one process (--stages and load shapes do drive a master)")
 		}
 	}
 	if e.find && e.fs != nil {

@@ -175,6 +175,7 @@ func TestBrowser(t *testing.T) {
 	w.listen(t, ctx)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(u.url), chromedp.WaitVisible(chromedp.CSS("#start-form"))))
 	assert.Equal(t, "ready", eval[string](t, ctx, `document.getElementById('state').textContent`))
+	assert.True(t, eval[bool](t, ctx, `document.getElementById('workers-tab').hidden`), "no workers tab without --master")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS("#f-users"), "6"),
 		chromedp.SetValue(chromedp.CSS("#f-rate"), "20"),
@@ -286,6 +287,14 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#stop-btn"))))
 	poll(t, ctx, "the second stop", `document.getElementById('state').textContent === 'stopped'`)
 
+	// the requests cut short by the stop show in the header when there are any
+	assert.True(t, eval[bool](t, ctx, `(async () => {
+		const d = await (await fetch('/stats/requests')).json();
+		const fact = document.getElementById('cutshort-fact');
+		const shown = getComputedStyle(fact).display !== 'none';
+		return d.cut_short > 0 ? shown && document.getElementById('cutshort').textContent === String(d.cut_short) : !shown;
+	})()`), "the header's cut-short figure is the JSON's")
+
 	problems, requests := w.snapshot()
 	assert.Empty(t, problems, "no console errors or exceptions")
 	require.NotEmpty(t, requests)
@@ -312,4 +321,39 @@ func TestBrowser(t *testing.T) {
 	poll(t, ctx, "the stopped test", `document.getElementById('state').textContent === 'stopped'`)
 	u.quit(t)
 	poll(t, ctx, "the notice", `!document.getElementById('notice').hidden && document.getElementById('notice').textContent.includes('Cannot reach')`)
+}
+
+// TestBrowserWorkersTab drives the UI of a master (--master) with two Go
+// workers in headless Chromium: the Workers tab lists them before the
+// test, the start form spawns the users across them (the header's users
+// are their sum), and stop leaves them ready for the next test. Without
+// --master the tab stays hidden (TestBrowser's page has none).
+func TestBrowserWorkersTab(t *testing.T) {
+	ctx := chromium(t, t.TempDir())
+	mu := startMasterUI(t)
+	var w watch
+	w.listen(t, ctx)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(mu.base), chromedp.WaitVisible(chromedp.CSS("#start-form"))))
+	rows := `[...document.querySelectorAll('#workers-table tbody tr')].map(tr => [...tr.children].map(td => td.textContent))`
+	poll(t, ctx, "the Workers tab with two ready workers", `!document.getElementById('workers-tab').hidden && (`+rows+`).filter(r => r[1] === 'ready' && r[2] === '0').length === 2`)
+	assert.Equal(t, "(2)", eval[string](t, ctx, `document.getElementById('worker-count').textContent`))
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#f-users"), "4"),
+		chromedp.SetValue(chromedp.CSS("#f-rate"), "100"),
+		chromedp.Click(chromedp.CSS("#start-btn")),
+		chromedp.WaitNotVisible(chromedp.CSS("#start-form")),
+		chromedp.Click(chromedp.CSS(`#tabs button[data-tab="workers"]`)),
+	))
+	poll(t, ctx, "4 users, 2 on each worker", `document.getElementById('users').textContent === '4' && (`+rows+`).filter(r => r[1] === 'running' && r[2] === '2').length === 2`)
+	ids := eval[[]string](t, ctx, `(`+rows+`).map(r => r[0]).sort()`)
+	assert.Equal(t, []string{"uitest0_0123456789abcdef0123456789abcdef", "uitest1_0123456789abcdef0123456789abcdef"}, ids)
+	assert.True(t, eval[bool](t, ctx, `(`+rows+`).every(r => /^[0-9.]+%$/.test(r[3]))`), "the CPU column")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById('tab-workers').offsetHeight > 0`), "shown")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#stop-btn"))))
+	poll(t, ctx, "stopped, the workers ready again", `document.getElementById('state').textContent === 'stopped' && (`+rows+`).filter(r => r[1] === 'ready' && r[2] === '0').length === 2`)
+	problems, _ := w.snapshot()
+	assert.Empty(t, problems, "no console errors or exceptions")
+	mu.quit(t)
 }

@@ -85,11 +85,13 @@ type Extension struct {
 	warned   bool   // the --metrics-max-names warning was logged
 	reg      *prometheus.Registry
 	urlReady chan struct{}
+	remote   locust.Remote // a master's workers (ViewRemote), or nil
 }
 
 var (
-	_ locust.Extension = (*Extension)(nil)
-	_ locust.Launcher  = (*Extension)(nil)
+	_ locust.Extension    = (*Extension)(nil)
+	_ locust.Launcher     = (*Extension)(nil)
+	_ locust.RemoteViewer = (*Extension)(nil)
 )
 
 // form is what the start form asks for.
@@ -156,6 +158,15 @@ func (e *Extension) check() error {
 		return fmt.Errorf("--metrics-max-names must be at least 1, not %d", e.maxNames)
 	}
 	return nil
+}
+
+// ViewRemote makes the page show rem's workers (a cluster master's: id,
+// state, users, CPU) and user count, also before the first test; the
+// command line calls it with --master. Safe for concurrent use.
+func (e *Extension) ViewRemote(rem locust.Remote) {
+	e.mu.Lock()
+	e.remote = rem
+	e.mu.Unlock()
 }
 
 // URL returns the address of the UI once it listens ("" before, or with

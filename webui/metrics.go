@@ -3,8 +3,6 @@ package webui
 import (
 	"net/http"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,24 +26,6 @@ type collector struct {
 	e                                *Extension
 	reqs, fails, rt, rps, fps, users *prometheus.Desc
 	running, exc, dropped            *prometheus.Desc
-
-	mu     sync.Mutex // guards the cache (scrapes may overlap)
-	runner *locust.Runner
-	cache  map[entryKey]histCache
-}
-
-// histRefresh is how old a running entry's histogram may get in /metrics:
-// copying an HDR histogram costs about 0.4 ms and a few hundred KiB, so a
-// scrape recomputes at most this often (every scrape once the test ended).
-const histRefresh = 5 * time.Second
-
-// histCache is an entry's histogram as last computed.
-type histCache struct {
-	at    time.Time
-	reqs  int64
-	count uint64
-	sum   float64
-	cum   map[float64]uint64
 }
 
 func newCollector(e *Extension) *collector {
@@ -96,10 +76,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		entries = entries[:limit]
 		c.e.warnOverLimit(over)
 	}
-	live := running(r)
+	bounds := Buckets()
+	counts := make([]uint64, len(bounds)) // reused for every entry
 	for _, es := range entries {
 		c.entry(ch, es, es.Type, es.Name)
-		c.histogram(ch, r, es, live)
+		c.histogram(ch, r, es, bounds, counts)
 	}
 	if over > 0 {
 		c.entry(ch, other, "", OtherName)
@@ -127,61 +108,33 @@ func (c *collector) entry(ch chan<- prometheus.Metric, es locust.EntryStats, typ
 	ch <- prometheus.MustNewConstMetric(c.fps, prometheus.GaugeValue, es.CurrentFailPerSec, typ, name)
 }
 
-// histogram sends the entry's response-time histogram, from the cache
-// when it is recent (see histRefresh).
-func (c *collector) histogram(ch chan<- prometheus.Metric, r *locust.Runner, es locust.EntryStats, live bool) {
-	k := entryKey{es.Type, es.Name}
-	c.mu.Lock()
-	if c.runner != r {
-		c.runner, c.cache = r, map[entryKey]histCache{}
-	}
-	hc, ok := c.cache[k]
-	c.mu.Unlock()
-	if !ok || hc.reqs != es.Requests && (!live || time.Since(hc.at) >= histRefresh) {
-		var fresh bool
-		if hc, fresh = buckets(r, es); !fresh {
-			return
-		}
-		c.mu.Lock()
-		if c.runner == r {
-			c.cache[k] = hc
-		}
-		c.mu.Unlock()
-	}
-	m, err := prometheus.NewConstHistogram(c.rt, hc.count, hc.sum, hc.cum, es.Type, es.Name)
-	if err == nil {
-		ch <- m
-	}
-}
-
-// buckets turns the entry's HDR histogram (microseconds) into classic
-// buckets.
-func buckets(r *locust.Runner, es locust.EntryStats) (histCache, bool) {
-	h := r.Stats().Histogram(es.Type, es.Name)
-	if h == nil {
-		return histCache{}, false
-	}
-	bounds := Buckets()
-	counts := make(map[float64]uint64, len(bounds))
+// histogram sends the entry's response-time histogram, read bucket by
+// bucket from the statistics at this scrape (no copy of the HDR histogram):
+// its count matches the requests of the same scrape up to the requests
+// that ended in between. counts is scratch space, one per bound.
+func (c *collector) histogram(ch chan<- prometheus.Metric, r *locust.Runner, es locust.EntryStats, bounds []float64, counts []uint64) {
+	clear(counts)
 	var total uint64
-	for _, bar := range h.Distribution() {
-		if bar.Count == 0 {
-			continue
+	ok := r.Stats().EachBucket(es.Type, es.Name, func(_, toUs, n int64) {
+		total += uint64(n)
+		// a bucket holds values up to toUs: it counts in the buckets at or above it
+		if i, _ := slices.BinarySearch(bounds, float64(toUs)/1e6); i < len(bounds) {
+			counts[i] += uint64(n)
 		}
-		total += uint64(bar.Count)
-		// a bar holds values From..To µs; it counts in the buckets at or above To
-		sec := float64(bar.To) / 1e6
-		if i, _ := slices.BinarySearch(bounds, sec); i < len(bounds) {
-			counts[bounds[i]] += uint64(bar.Count)
-		}
+	})
+	if !ok {
+		return
 	}
 	cum := make(map[float64]uint64, len(bounds))
 	var run uint64
-	for _, b := range bounds {
-		run += counts[b]
+	for i, b := range bounds {
+		run += counts[i]
 		cum[b] = run
 	}
-	return histCache{at: time.Now(), reqs: es.Requests, count: total, sum: es.TotalTime.Seconds(), cum: cum}, true
+	m, err := prometheus.NewConstHistogram(c.rt, total, es.TotalTime.Seconds(), cum, es.Type, es.Name)
+	if err == nil {
+		ch <- m
+	}
 }
 
 // warnOverLimit logs once per test that entries were summed.

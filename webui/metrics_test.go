@@ -62,6 +62,15 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, 3.0, fams["locust_users"].Metric[0].GetGauge().GetValue())
 	assert.Equal(t, 1.0, fams["locust_test_running"].Metric[0].GetGauge().GetValue())
 	require.NotNil(t, series(fams, "locust_current_rps", "", "Aggregated"))
+	// while the test runs, each scrape's histogram is read at that scrape:
+	// its count keeps up with the requests (no stale copy)
+	for range 3 {
+		time.Sleep(400 * time.Millisecond)
+		fams = scrape(t, u.url+"/metrics")
+		reqs := series(fams, "locust_requests_total", "GET", "/ok").GetCounter().GetValue()
+		count := series(fams, "locust_response_time_seconds", "GET", "/ok").GetHistogram().GetSampleCount()
+		assert.InDelta(t, reqs, float64(count), 20, "histogram count against requests while running")
+	}
 
 	require.Eventually(t, func() bool {
 		_, body, _ := get(t, u.url+"/exceptions")

@@ -171,6 +171,17 @@ type statRow struct {
 	AvgContentLength        float64 `json:"avg_content_length"`
 }
 
+// workerRow is a worker in /stats/requests' "workers", in Locust's keys
+// (a master's); last_heartbeat, seconds since the worker was last heard
+// from, is golocust's.
+type workerRow struct {
+	ID            string  `json:"id"`
+	State         string  `json:"state"`
+	UserCount     int     `json:"user_count"`
+	CPUUsage      float64 `json:"cpu_usage"`
+	LastHeartbeat float64 `json:"last_heartbeat"`
+}
+
 // maxRows is Locust's cap on the rows of /stats/requests (the Aggregated
 // row is always kept).
 const maxRows = 500
@@ -199,6 +210,24 @@ func newRow(es locust.EntryStats, aggregated bool) statRow {
 func (e *Extension) statsRequests(w http.ResponseWriter, r *http.Request) {
 	run := e.current()
 	out := map[string]any{"state": "ready", "user_count": 0, "stats": []statRow{}, "errors": []any{}}
+	e.mu.Lock()
+	rem := e.remote
+	e.mu.Unlock()
+	if rem == nil && run != nil {
+		rem = run.Remote()
+	}
+	if rem != nil { // a master: Locust's workers list
+		ws := rem.Workers()
+		rows := make([]workerRow, len(ws))
+		for i, w := range ws {
+			rows[i] = workerRow{ID: w.ID, State: w.State, UserCount: w.Users, CPUUsage: w.CPU}
+			if !w.LastHeartbeat.IsZero() {
+				rows[i].LastHeartbeat = time.Since(w.LastHeartbeat).Seconds()
+			}
+		}
+		out["workers"], out["worker_count"] = rows, len(rows)
+		out["user_count"] = rem.Users()
+	}
 	if run == nil {
 		out["total_rps"], out["fail_ratio"] = 0.0, 0.0
 		out["current_response_time_percentile_50"], out["current_response_time_percentile_95"] = 0.0, 0.0
@@ -393,6 +422,13 @@ func (e *Extension) swarm(w http.ResponseWriter, r *http.Request) {
 	prev := e.current()
 	if running(prev) {
 		change(prev)
+		return
+	}
+	e.mu.Lock()
+	rem := e.remote
+	e.mu.Unlock()
+	if rem != nil && len(rem.Workers()) == 0 { // as Locust's master
+		fail(http.StatusBadRequest, "You can't start a distributed test before at least one worker processes has connected")
 		return
 	}
 	s := &swarm{cfg: f, runTime: runTime, started: make(chan struct{})}

@@ -32,7 +32,11 @@
 // received is one request, timed from the later of the opening of the
 // stream, the last message sent and the previous message received, and an
 // error that ends the stream is one more (failed) request. A stream the
-// caller abandons before seeing its end is not reported.
+// caller abandons before seeing its end (gRPC asks that its context be
+// cancelled then) is recorded when its context ends: as a failed request
+// ("Canceled: context canceled", the text gRPC gives a call cancelled
+// while it waits), timed from its opening (per message: from its last
+// message), or cut short when the user's stop ended it.
 //
 // Every call that fails because the user was stopped (locust.User.StoppedBy)
 // is counted as cut short, as by every golocust client. The errors returned
@@ -183,8 +187,10 @@ func StreamInterceptor(opts ...Option) ggrpc.StreamClientInterceptor {
 		if err != nil {
 			return nil, record(ctx, u, method, start, time.Now(), 0, callError(method, err))
 		}
-		return &stream{ClientStream: cs, ctx: ctx, u: u, method: method, perMessage: c.perMessage,
-			serverStreams: desc.ServerStreams, start: start, last: start}, nil
+		s := &stream{ClientStream: cs, ctx: ctx, u: u, method: method, perMessage: c.perMessage,
+			serverStreams: desc.ServerStreams, start: start, last: start}
+		s.unwatch = context.AfterFunc(ctx, s.abandoned)
+		return s, nil
 	}
 }
 
@@ -231,11 +237,36 @@ type stream struct {
 	perMessage    bool
 	serverStreams bool
 
+	unwatch func() bool // stops the watch on ctx for an abandoned stream
+
 	mu     sync.Mutex
 	start  time.Time
 	last   time.Time // per message: start of the next message's time
 	length int64
 	done   bool
+}
+
+// abandoned records a stream whose context ended before the caller saw its
+// end (called by context.AfterFunc).
+func (s *stream) abandoned() {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.done = true
+	from := s.start
+	if s.perMessage {
+		from = s.last
+	}
+	_ = s.record(from, now, s.length, callError(s.method, status.FromContextError(s.ctx.Err()).Err()))
+}
+
+// finish marks the stream's end as seen; s.mu is held.
+func (s *stream) finish() {
+	s.done = true
+	s.unwatch()
 }
 
 func (s *stream) SendMsg(m any) error {
@@ -261,21 +292,21 @@ func (s *stream) RecvMsg(m any) error {
 		s.record(s.last, now, size(m), nil)
 		s.last = now
 		if !s.serverStreams {
-			s.done = true
+			s.finish()
 		}
 	case err == nil:
 		s.length += size(m)
 		if !s.serverStreams { // a client stream ends with its one response
-			s.done = true
+			s.finish()
 			s.record(s.start, now, s.length, nil)
 		}
 	case err == io.EOF:
-		s.done = true
+		s.finish()
 		if !s.perMessage {
 			s.record(s.start, now, s.length, nil)
 		}
 	default:
-		s.done = true
+		s.finish()
 		from := s.start
 		if s.perMessage {
 			from = s.last

@@ -362,3 +362,55 @@ func TestStreamCutShortByTheStop(t *testing.T) {
 	assert.Empty(t, tu.Requests())
 	assert.Equal(t, int64(1), tu.CutShort())
 }
+
+// A stream the caller leaves before its end, cancelling its context as
+// gRPC asks, is one failed request, never lost: per stream and per message.
+func TestAbandonedStreamIsRecorded(t *testing.T) {
+	addr := startServer(t)
+	for _, perMessage := range []bool{false, true} {
+		tu := locust.NewTestUser(t.Context(), addr)
+		opts := []locustgrpc.Option{locustgrpc.ForUser(tu.User)}
+		if perMessage {
+			opts = append(opts, locustgrpc.PerMessage())
+		}
+		cc, err := ggrpc.NewClient(addr, ggrpc.WithTransportCredentials(insecure.NewCredentials()),
+			ggrpc.WithChainStreamInterceptor(locustgrpc.StreamInterceptor(opts...)))
+		require.NoError(t, err)
+
+		ctx, cancel := context.WithCancel(tu.Context())
+		st, err := cc.NewStream(ctx, &ggrpc.StreamDesc{ServerStreams: true}, repeatMethod)
+		require.NoError(t, err)
+		require.NoError(t, st.SendMsg(wrapperspb.String("5:ab")))
+		require.NoError(t, st.CloseSend())
+		require.NoError(t, st.RecvMsg(&wrapperspb.StringValue{})) // one of five, then the caller leaves
+		cancel()
+
+		want := 1
+		if perMessage {
+			want = 2 // the message received, and the abandoned rest
+		}
+		require.Eventually(t, func() bool { return len(tu.Requests()) == want }, 5*time.Second, 5*time.Millisecond,
+			"perMessage=%v: %+v", perMessage, tu.Requests())
+		last := tu.Requests()[want-1]
+		assert.EqualError(t, last.Err, "Canceled: context canceled", "perMessage=%v", perMessage)
+		assert.Equal(t, repeatMethod, last.Name)
+		assert.Zero(t, tu.CutShort())
+		require.NoError(t, cc.Close())
+	}
+}
+
+// A stream read to its end is recorded once, and its context ending later
+// adds nothing.
+func TestFinishedStreamIsRecordedOnce(t *testing.T) {
+	addr := startServer(t)
+	tu := locust.NewTestUser(t.Context(), addr)
+	cc := openFor(t, tu)
+	ctx, cancel := context.WithCancel(tu.Context())
+	_, err := repeat(ctx, cc, 2, "ok")
+	require.NoError(t, err)
+	cancel()
+	time.Sleep(20 * time.Millisecond)
+	reqs := tu.Requests()
+	require.Len(t, reqs, 1)
+	assert.NoError(t, reqs[0].Err)
+}

@@ -155,12 +155,31 @@
     });
   }
 
+  function renderWorkers(d) {
+    var ws = d.workers;
+    $("workers-tab").hidden = !ws;
+    if (!ws) return;
+    $("worker-count").textContent = "(" + ws.length + ")";
+    var body = document.querySelector("#workers-table tbody");
+    body.textContent = "";
+    ws.forEach(function (w) {
+      var tr = document.createElement("tr");
+      [[w.id], [w.state], [w.user_count, "num"], [fmt(w.cpu_usage, 1) + "%", "num"], [fmt(w.last_heartbeat, 1), "num"]].forEach(function (c) {
+        var td = document.createElement("td"); td.textContent = c[0]; if (c[1]) td.className = c[1]; tr.appendChild(td);
+      });
+      if (w.state === "missing") tr.className = "missing";
+      body.appendChild(tr);
+    });
+  }
+
   function renderHeader(d) {
     $("state").textContent = d.state;
     $("users").textContent = d.user_count;
     $("rps").textContent = fmt(d.total_rps, 1);
     $("failratio").textContent = fmt(d.fail_ratio * 100, 1) + "%";
     $("host").textContent = d.host || "";
+    $("cutshort").textContent = d.cut_short || 0;
+    $("cutshort-fact").hidden = !(d.cut_short > 0);
     var live = d.state === "spawning" || d.state === "running" || d.state === "stopping";
     $("stop-btn").hidden = !live;
     $("edit-btn").hidden = !live;
@@ -319,7 +338,7 @@
     busy = true;
     return fetch("stats/requests").then(function (r) { return r.json(); }).then(function (d) {
       state.last = d;
-      renderHeader(d); renderStats(d); renderFailures(d);
+      renderHeader(d); renderStats(d); renderFailures(d); renderWorkers(d);
       if (d.state === "ready" && $("start").hidden && !state.started) { state.started = true; showStart(true); }
       return Promise.all([pollHistory(), renderExceptions()]);
     }).then(function () { if (state.lost) { state.lost = false; $("notice").hidden = true; } }, function () {
