@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -40,6 +41,7 @@ type router struct {
 
 	ln    net.Listener
 	in    chan zmq4.Msg
+	poll  *poller // nil: a goroutine reads each connection
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	peers map[string]*routerPeer
@@ -48,10 +50,11 @@ type router struct {
 var _ zmq4.Socket = (*router)(nil)
 
 type routerPeer struct {
-	id   []byte
-	raw  net.Conn
-	mu   sync.Mutex // serialises sends
-	conn *zmq4.Conn
+	id     []byte
+	raw    net.Conn
+	mu     sync.Mutex // serialises sends
+	conn   *zmq4.Conn
+	polled atomic.Pointer[polled] // set when the poller reads it
 }
 
 // readBuffer is the read buffer of each connection: a heartbeat or a small
@@ -101,7 +104,30 @@ func (nullMechanism) Decrypt(w io.Writer, data []byte) (int, error) { return w.W
 
 func newRouter(ctx context.Context, timeout time.Duration, log *slog.Logger) *router {
 	ctx, cancel := context.WithCancel(ctx)
-	return &router{ctx: ctx, cancel: cancel, timeout: timeout, log: log, in: make(chan zmq4.Msg, 1024), peers: map[string]*routerPeer{}}
+	r := &router{ctx: ctx, cancel: cancel, timeout: timeout, log: log, in: make(chan zmq4.Msg, 1024), peers: map[string]*routerPeer{}}
+	if pl, err := newPoller(r); err == nil && pl != nil {
+		r.poll = pl
+		r.wg.Go(pl.loop)
+	}
+	return r
+}
+
+// closePeer closes p's connection (and stops polling it).
+func (r *router) closePeer(p *routerPeer) {
+	if c := p.polled.Load(); c != nil {
+		r.poll.drop(c)
+		return
+	}
+	p.raw.Close()
+}
+
+// forget removes p from the peers if it is still the peer of its identity.
+func (r *router) forget(p *routerPeer) {
+	r.mu.Lock()
+	if r.peers[string(p.id)] == p {
+		delete(r.peers, string(p.id))
+	}
+	r.mu.Unlock()
 }
 
 // Listen binds tcp://host:port and starts accepting.
@@ -144,7 +170,8 @@ func (r *router) accept() {
 // serve greets one connection, registers its peer and reads its messages.
 func (r *router) serve(raw net.Conn) {
 	_ = raw.SetDeadline(time.Now().Add(r.timeout))
-	conn, err := zmq4.Open(&bufferedConn{Conn: raw, r: bufio.NewReaderSize(raw, readBuffer)}, nullMechanism{}, zmq4.Router, nil, true, nil)
+	bc := &bufferedConn{Conn: raw, r: bufio.NewReaderSize(raw, readBuffer)}
+	conn, err := zmq4.Open(bc, nullMechanism{}, zmq4.Router, nil, true, nil)
 	if err != nil {
 		r.log.Warn("master: a connection that does not speak ZMTP closed", "from", raw.RemoteAddr().String(), "err", err)
 		raw.Close()
@@ -168,14 +195,17 @@ func (r *router) serve(raw net.Conn) {
 	r.peers[id] = p
 	r.mu.Unlock()
 	if old != nil {
-		old.raw.Close() // handover: the new connection of the same worker wins
+		r.closePeer(old) // handover: the new connection of the same worker wins
+	}
+	if r.poll != nil {
+		// the bytes read past the handshake go to the poller first
+		pending, _ := bc.r.Peek(bc.r.Buffered())
+		if r.poll.add(p, append([]byte(nil), pending...)) {
+			return
+		}
 	}
 	defer func() {
-		r.mu.Lock()
-		if r.peers[id] == p {
-			delete(r.peers, id)
-		}
-		r.mu.Unlock()
+		r.forget(p)
 		raw.Close()
 	}()
 	for {
@@ -225,7 +255,7 @@ func (r *router) Send(msg zmq4.Msg) error {
 	_ = p.raw.SetWriteDeadline(time.Now().Add(r.timeout))
 	err := p.conn.SendMsg(zmq4.NewMsgFrom(msg.Frames[1:]...))
 	if err != nil {
-		p.raw.Close()
+		r.closePeer(p)
 	}
 	return err
 }
@@ -242,10 +272,14 @@ func (r *router) Close() error {
 		err = r.ln.Close()
 	}
 	r.mu.Lock()
+	peers := make([]*routerPeer, 0, len(r.peers))
 	for _, p := range r.peers {
-		p.raw.Close()
+		peers = append(peers, p)
 	}
 	r.mu.Unlock()
+	for _, p := range peers {
+		r.closePeer(p)
+	}
 	r.wg.Wait()
 	return err
 }
