@@ -2,6 +2,8 @@ package locust_test
 
 import (
 	"context"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +57,38 @@ func TestArrivalRateConstant(t *testing.T) {
 		}
 		require.LessOrEqual(t, n, 30, "starts bunched at %v", starts[i].Sub(starts[0]))
 	}
+}
+
+// The starts are evenly spaced, each at its own intended start, not in
+// batches at a timer's tick: at 2,000 per second the median gap between
+// starts is near 500 µs (batching at the runtime's 1 ms poll made it a few
+// µs), and few starts come less than 50 µs after the one before (a stall
+// of the whole process makes a batch that catches up, hence the slack).
+func TestArrivalRateEvenlySpaced(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the precise pacing (nanosleep) is Linux only; elsewhere it is the Go timer's")
+	}
+	var mu sync.Mutex
+	starts := make([]time.Time, 0, 4100)
+	r := newRunner(t, locust.Config{ArrivalRate: 2000, MaxUsers: 50, RunTime: 2 * time.Second}, openType(0, &starts, &mu))
+	run(t, r)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Greater(t, len(starts), 3000)
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	gaps := make([]time.Duration, len(starts)-1)
+	bunched := 0
+	for i := range gaps {
+		gaps[i] = starts[i+1].Sub(starts[i])
+		if gaps[i] < 50*time.Microsecond {
+			bunched++
+		}
+	}
+	slices.Sort(gaps)
+	median := gaps[len(gaps)/2]
+	assert.GreaterOrEqual(t, median, 250*time.Microsecond, "median gap, asked 500 µs")
+	assert.LessOrEqual(t, median, time.Millisecond, "median gap, asked 500 µs")
+	assert.LessOrEqual(t, float64(bunched)/float64(len(gaps)), 0.3, "%d of %d starts under 50 µs after the one before", bunched, len(gaps))
 }
 
 // With a slow task and a small pool, the iterations that find no free user
@@ -126,6 +160,22 @@ func TestArrivalRateUsersStoppingThemselves(t *testing.T) {
 	run(t, r)
 	assert.Zero(t, r.Iterations())
 	assert.InDelta(t, 100, float64(r.Snapshot().Dropped), 3, "the 10 handed to the users, and the rest for want of one")
+}
+
+// Iterations that were due before the stop but not handed out yet (the
+// pacer was held up) are dropped, not forgotten: here the pacer is held
+// 300 ms by a SpawningComplete listener that then stops the test, so the
+// 31 iterations due by then (at 0, 10 ms, ... 300 ms) are all dropped.
+func TestArrivalRateOverdueAtStopDropped(t *testing.T) {
+	r := newRunner(t, locust.Config{ArrivalRate: 100, MaxUsers: 10}, openType(0, nil, nil))
+	r.Events().SpawningComplete.Add(func(int) {
+		time.Sleep(300 * time.Millisecond)
+		r.Stop()
+	})
+	run(t, r)
+	assert.Zero(t, r.Iterations())
+	assert.GreaterOrEqual(t, r.Snapshot().Dropped, int64(31))
+	assert.LessOrEqual(t, r.Snapshot().Dropped, int64(45), "none due after the stop")
 }
 
 // Stages of rates are followed exactly, and none is due after the last:
