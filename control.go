@@ -244,7 +244,7 @@ func (r *Runner) spawnLocked(ctx context.Context) *User {
 	u.set(userCounted)
 	r.userCount.Add(1)
 	if r.open != nil {
-		u.open = &openUser{iterCh: make(chan int64, 1)}
+		u.open = r.open.newUser()
 	}
 	r.wg.Add(1)
 	go r.runUser(u)

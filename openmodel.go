@@ -25,6 +25,10 @@ type openModel struct {
 	max  int           // the pool's bound
 	made int           // users made so far (control loop only)
 
+	// the iteration a user being spawned is made for (Runner.mu held)
+	first    int64
+	hasFirst bool
+
 	mu   sync.Mutex
 	plan schedule // the schedule from plan[0].t0 on, replaced whole
 }
@@ -349,9 +353,23 @@ func (r *Runner) dispatch(uctx context.Context, at int64) {
 	}
 	o.made++
 	r.mu.Lock()
-	u := r.spawnLocked(uctx)
+	o.first, o.hasFirst = at, true
+	r.spawnLocked(uctx) // the user starts with the iteration (newUser)
 	r.mu.Unlock()
-	u.open.iterCh <- at
+}
+
+// newUser makes the open-model part of a user being spawned, holding the
+// iteration it is spawned for: handed over before its goroutine starts, so
+// that a user that ends at once (ErrStopUser in OnStart) still finds it and
+// counts it as dropped (a send after the start could come after that
+// check, and the iteration would be lost). Runner.mu is held.
+func (o *openModel) newUser() *openUser {
+	ou := &openUser{iterCh: make(chan int64, 1)}
+	if o.hasFirst {
+		ou.iterCh <- o.first
+		o.hasFirst = false
+	}
+	return ou
 }
 
 // dropPending counts as dropped the iteration handed to a user that
