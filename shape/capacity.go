@@ -20,9 +20,10 @@ import (
 // throughput is stable, evaluates the thresholds on what happened during
 // the step, and stops at the first step that breaks them, or when the load
 // generator itself runs short of CPU (locust.Events.LoadWarning), which is
-// reported as the generator's limit, never as the target's. The zero value of every field but Thresholds
-// means its default. A Search is plain data: safe to copy, and Run is safe
-// for concurrent use on different runners.
+// reported as the generator's limit, never as the target's. The zero
+// value of every field but Thresholds means its default. A Search is plain
+// data: safe to copy, and Run is safe for concurrent use on different
+// runners.
 type Search struct {
 	// Thresholds are what each step must hold (at least one).
 	Thresholds []threshold.Threshold
@@ -39,7 +40,8 @@ type Search struct {
 	// StartRate, StepRate and MaxRate are for a runner of the open model
 	// (locust.Config.ArrivalRate above 0), whose search steps the arrival
 	// rate (iterations per second) instead of the users: StartRate is the
-	// first step's rate (0 means the runner's rate when Run is called),
+	// first step's rate (0 means the runner's rate when Run is called, or
+	// StepRate when that is 0),
 	// StepRate what each step adds (0 means 10), and MaxRate ends the
 	// search when the next step would pass it (0 means no maximum). The
 	// users fields are not used then. A step of the open model that drops
@@ -223,6 +225,9 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 	open := r.Config().ArrivalRate > 0
 	if open && s.StartRate == 0 {
 		s.StartRate = r.ArrivalRate()
+		if s.StartRate <= 0 {
+			s.StartRate = s.StepRate
+		}
 	}
 	for i := 0; ; i++ {
 		users, rate := s.StartUsers+i*s.StepUsers, 0.0
