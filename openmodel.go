@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,10 @@ type openModel struct {
 	done chan struct{} // closed when the schedule ends: idle users return
 	max  int           // the pool's bound
 	made int           // users made so far (control loop only)
+
+	// the iteration a user being spawned is made for (Runner.mu held)
+	first    int64
+	hasFirst bool
 
 	mu   sync.Mutex
 	plan schedule // the schedule from plan[0].t0 on, replaced whole
@@ -122,6 +127,19 @@ func (s schedule) due(k float64) (at float64, ok bool) {
 		}
 	}
 	return 0, false
+}
+
+// overdue is how many iterations from k on are due by now (seconds after
+// the start) and before limit (0: none).
+func (s schedule) overdue(k, now, limit float64) int64 {
+	var n int64
+	for ; ; k++ {
+		at, ok := s.due(k)
+		if !ok || at > now || (limit > 0 && at >= limit) {
+			return n
+		}
+		n++
+	}
 }
 
 // ArrivalStage is one stage of Runner.SetArrivalStages: ramp the rate
@@ -238,6 +256,11 @@ func (r *Runner) ArrivalRate() float64 {
 // concurrent use.
 func (r *Runner) ServiceStats() *Stats { return r.service }
 
+// openPreciseLead is how long before an iteration's intended start the
+// pacer stops waiting on a timer and sleeps precisely (sleepPrecise): more
+// than a Go timer's lateness when the process is idle (up to 1 ms).
+const openPreciseLead = 2 * time.Millisecond
+
 // openControl runs the open model's schedule until the test must stop; it
 // returns how the users stop. start is the run's start; uctx is the users'
 // context.
@@ -254,14 +277,19 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 	// the iterations due within the run time, whenever its timer fires
 	limit := r.cfg.RunTime.Seconds()
 	for {
-		if plan, stop := r.stopRequested(ctx); stop {
-			return plan
-		}
 		o.mu.Lock()
 		seg := o.plan
 		o.mu.Unlock()
 		now := time.Since(start).Seconds()
-		next := -1.0
+		if plan, stop := r.stopRequested(ctx); stop {
+			// iterations due before the stop that the pacer had not
+			// handed out yet (it was late: a stall of the process) were
+			// due and not started: dropped, so that started + dropped is
+			// every iteration due up to the stop
+			r.stats.RecordDropped(seg.overdue(k, now, limit))
+			return plan
+		}
+		next, handed := -1.0, false
 		for {
 			at, ok := seg.due(k)
 			if !ok || (limit > 0 && at >= limit) {
@@ -273,10 +301,29 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 			}
 			r.dispatch(uctx, base+int64(at*1e9))
 			k++
+			handed = true
 		}
 		var tc <-chan time.Time
 		if next >= 0 {
-			timer.Reset(time.Until(start.Add(time.Duration(next * 1e9))))
+			// Each iteration starts at its own intended start, not in a
+			// batch at a timer's tick: a Go timer wakes up to 1 ms late
+			// (the runtime's poll) when the process is idle, so it only
+			// brings the pacer to within openPreciseLead of the next
+			// start, and a nanosleep of the thread does the rest. Before
+			// that sleep the pacer yields, so that the iteration it just
+			// handed out runs on this P now (instead of another thread
+			// waking to steal it while this one sleeps in a system call).
+			at := start.Add(time.Duration(next * 1e9))
+			wait := time.Until(at)
+			if wait <= openPreciseLead {
+				if handed {
+					runtime.Gosched()
+					wait = time.Until(at)
+				}
+				sleepPrecise(wait)
+				continue
+			}
+			timer.Reset(wait - openPreciseLead)
 			tc = timer.C
 		}
 		select {
@@ -306,9 +353,23 @@ func (r *Runner) dispatch(uctx context.Context, at int64) {
 	}
 	o.made++
 	r.mu.Lock()
-	u := r.spawnLocked(uctx)
+	o.first, o.hasFirst = at, true
+	r.spawnLocked(uctx) // the user starts with the iteration (newUser)
 	r.mu.Unlock()
-	u.open.iterCh <- at
+}
+
+// newUser makes the open-model part of a user being spawned, holding the
+// iteration it is spawned for: handed over before its goroutine starts, so
+// that a user that ends at once (ErrStopUser in OnStart) still finds it and
+// counts it as dropped (a send after the start could come after that
+// check, and the iteration would be lost). Runner.mu is held.
+func (o *openModel) newUser() *openUser {
+	ou := &openUser{iterCh: make(chan int64, 1)}
+	if o.hasFirst {
+		ou.iterCh <- o.first
+		o.hasFirst = false
+	}
+	return ou
 }
 
 // dropPending counts as dropped the iteration handed to a user that

@@ -78,8 +78,6 @@ func (e *Extension) configureArrival(cfg *locust.Config) error {
 		return nil
 	case e.maxUser == 0:
 		return errors.New("--arrival-rate needs --max-users: the most users that may run its iterations at once")
-	case e.find:
-		return errors.New("--find-capacity steps users; stepping --arrival-rate is not supported yet: choose one")
 	case e.code != nil:
 		return errors.New("--arrival-rate and a load shape of users set from code: choose one")
 	}

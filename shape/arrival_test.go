@@ -100,7 +100,8 @@ func TestCommandArrivalRateBadFlagsExit2(t *testing.T) {
 		{[]string{"--arrival-rate", "10"}, "needs --max-users"},
 		{[]string{"--max-users", "10"}, "give both"},
 		{[]string{"--arrival-rate", "-1", "--max-users", "1"}, "--arrival-rate"},
-		{[]string{"--arrival-rate", "10", "--max-users", "1", "--find-capacity"}, "not supported"},
+		{[]string{"--arrival-rate", "10", "--max-users", "1", "--find-capacity"}, "at least one threshold"},
+		{[]string{"--arrival-rate", "10", "--max-users", "1", "--find-capacity", "--stages", "1s:20"}, "choose one"},
 	} {
 		start := time.Now()
 		code, _, _, out := openCommand(t, nil, append([]string{"-t", "30s"}, c.args...)...)
