@@ -74,6 +74,15 @@ type Config struct {
 	// ArrivalRate). A user that stops itself (ErrStopUser) leaves the pool
 	// for good and its place is not refilled, as in the closed model.
 	MaxUsers int
+	// ArrivalWait, when above 0, lets an open-model iteration that finds
+	// no free user wait for one, first come first served, for at most this
+	// long before it is dropped (0: dropped at once, as k6's arrival-rate
+	// executors do). An iteration that waited starts late, and its
+	// requests are timed from its intended start as always: a target that
+	// stalls shows in the latencies (wrk2's corrected latency) while the
+	// service times (Runner.ServiceStats) show only the time the requests
+	// took. Snapshot.Late counts the iterations that waited.
+	ArrivalWait time.Duration
 }
 
 // State is the state of a Runner.
@@ -233,7 +242,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 	if cfg.ArrivalRate > 0 {
 		r.service = NewStats(so)
 		m := min(cfg.MaxUsers, r.maxUsers())
-		r.open = &openModel{free: make(chan *User, m), done: make(chan struct{}), max: m,
+		r.open = &openModel{free: make(chan *User, m), done: make(chan struct{}), max: m, wait: cfg.ArrivalWait,
 			plan: schedule{{r0: cfg.ArrivalRate, r1: cfg.ArrivalRate}}}
 	}
 	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
@@ -278,6 +287,8 @@ func checkConfig(cfg Config, types []*UserType) error {
 	check(cfg.StopTimeout < 0, "stop timeout must be at least 0, not %s", cfg.StopTimeout)
 	check(cfg.ArrivalRate < 0 || math.IsNaN(cfg.ArrivalRate) || math.IsInf(cfg.ArrivalRate, 0), "arrival rate must be a number at least 0, not %g", cfg.ArrivalRate)
 	check(cfg.MaxUsers < 0, "max users must be at least 0, not %d", cfg.MaxUsers)
+	check(cfg.ArrivalWait < 0, "arrival wait must be at least 0, not %s", cfg.ArrivalWait)
+	check(cfg.ArrivalWait > 0 && cfg.ArrivalRate == 0, "an arrival wait is for the open model: give an arrival rate (ArrivalRate, --arrival-rate) too%.0s", cfg.ArrivalWait)
 	check(cfg.ArrivalRate > 0 && cfg.MaxUsers == 0, "an arrival rate needs a bound on the users that run it (MaxUsers, --max-users), not %d", cfg.MaxUsers)
 	return errors.Join(errs...)
 }

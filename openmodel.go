@@ -13,7 +13,9 @@ import (
 
 // The open model (Config.ArrivalRate): iterations start on a schedule, each
 // run by a free user of a pool bounded by Config.MaxUsers; when no user is
-// free the iteration is dropped (Snapshot.Dropped), never delayed. Requests
+// free the iteration is dropped (Snapshot.Dropped), or, with
+// Config.ArrivalWait, waits for one in a queue that long at most
+// (Snapshot.Late counts those that started late). Requests
 // of an iteration are timed from its intended start (wrk2's correction of
 // coordinated omission); their service time, from the actual start, is kept
 // in Runner.ServiceStats.
@@ -28,6 +30,11 @@ type openModel struct {
 	// the iteration a user being spawned is made for (Runner.mu held)
 	first    int64
 	hasFirst bool
+
+	// Config.ArrivalWait: iterations waiting for a free user, oldest first
+	// (intended starts, ns after the sleepers' epoch; pacer only)
+	wait    time.Duration
+	backlog []int64
 
 	mu   sync.Mutex
 	plan schedule // the schedule from plan[0].t0 on, replaced whole
@@ -283,12 +290,15 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 		now := time.Since(start).Seconds()
 		if plan, stop := r.stopRequested(ctx); stop {
 			// iterations due before the stop that the pacer had not
-			// handed out yet (it was late: a stall of the process) were
-			// due and not started: dropped, so that started + dropped is
-			// every iteration due up to the stop
-			r.stats.RecordDropped(seg.overdue(k, now, limit))
+			// handed out yet (it was late: a stall of the process), or
+			// that still waited for a free user, were due and not
+			// started: dropped, so that started + dropped is every
+			// iteration due up to the stop
+			r.stats.RecordDropped(seg.overdue(k, now, limit) + int64(len(o.backlog)))
+			o.backlog = o.backlog[:0]
 			return plan
 		}
+		r.serveBacklog()
 		next, handed := -1.0, false
 		for {
 			at, ok := seg.due(k)
@@ -326,12 +336,26 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 			timer.Reset(wait - openPreciseLead)
 			tc = timer.C
 		}
+		var freeCh chan *User
+		if len(o.backlog) > 0 {
+			// wake for a user that becomes free, or when the oldest
+			// waiting iteration has waited its limit
+			freeCh = o.free
+			expire := r.sleepers.epoch.Add(time.Duration(o.backlog[0]) + o.wait)
+			if tc == nil || time.Until(expire) < time.Until(start.Add(time.Duration(next*1e9)))-openPreciseLead {
+				timer.Reset(max(time.Until(expire), 0))
+				tc = timer.C
+			}
+		}
 		select {
 		case <-ctx.Done():
 		case <-r.stopCh:
 		case <-r.limitCh:
 		case <-r.wake:
 		case <-tc:
+		case u := <-freeCh:
+			r.startLate(u, o.backlog[0])
+			o.backlog = o.backlog[1:]
 		}
 		timer.Stop()
 	}
@@ -341,13 +365,19 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 // free user, a new one while the pool has room, or counts it as dropped.
 func (r *Runner) dispatch(uctx context.Context, at int64) {
 	o := r.open
-	select {
-	case u := <-o.free:
-		u.open.iterCh <- at // the user is idle: never blocks
-		return
-	default:
+	if len(o.backlog) == 0 { // else it waits its turn behind the others
+		select {
+		case u := <-o.free:
+			u.open.iterCh <- at // the user is idle: never blocks
+			return
+		default:
+		}
 	}
 	if o.made >= o.max {
+		if o.wait > 0 {
+			o.backlog = append(o.backlog, at)
+			return
+		}
 		r.stats.RecordDropped(1)
 		return
 	}
@@ -356,6 +386,40 @@ func (r *Runner) dispatch(uctx context.Context, at int64) {
 	o.first, o.hasFirst = at, true
 	r.spawnLocked(uctx) // the user starts with the iteration (newUser)
 	r.mu.Unlock()
+}
+
+// serveBacklog drops the waiting iterations (Config.ArrivalWait) that
+// waited their limit, and hands the others, oldest first, to the users
+// that are free.
+func (r *Runner) serveBacklog() {
+	o := r.open
+	if len(o.backlog) == 0 {
+		return
+	}
+	now := r.sleepers.now()
+	expired := 0
+	for expired < len(o.backlog) && now-o.backlog[expired] > int64(o.wait) {
+		expired++
+	}
+	if expired > 0 {
+		r.stats.RecordDropped(int64(expired))
+		o.backlog = o.backlog[expired:]
+	}
+	for len(o.backlog) > 0 {
+		select {
+		case u := <-o.free:
+			r.startLate(u, o.backlog[0])
+			o.backlog = o.backlog[1:]
+		default:
+			return
+		}
+	}
+}
+
+// startLate hands u (free) an iteration that waited for it.
+func (r *Runner) startLate(u *User, at int64) {
+	r.stats.RecordLate(1)
+	u.open.iterCh <- at // the user is idle: never blocks
 }
 
 // newUser makes the open-model part of a user being spawned, holding the

@@ -137,6 +137,62 @@ func TestArrivalRateTargetStall(t *testing.T) {
 	assert.Less(t, sp99, 500*time.Millisecond)
 }
 
+// With Config.ArrivalWait the iterations due while a target stalls wait for
+// a free user instead of being dropped, start late when the stall ends,
+// and are timed from their intended start (wrk2's correction): the
+// latency's p99 shows the 1 s stall, the service time's p99 does not
+// (only the 4 requests in flight during the stall took long).
+func TestArrivalWaitShowsATargetStall(t *testing.T) {
+	const rate, stallAt, stall = 200, 1500 * time.Millisecond, time.Second
+	var t0 atomic.Int64
+	typ := &locust.UserType{Name: "stalled", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		start := time.Now()
+		if el := time.Duration(start.UnixNano() - t0.Load()); el >= stallAt && el < stallAt+stall {
+			select {
+			case <-time.After(stallAt + stall - el):
+			case <-ctx.Done():
+			}
+		}
+		u.Record(locust.Request{Type: "GET", Name: "/", Start: start, Duration: time.Since(start) + time.Millisecond})
+		return nil
+	})}
+	r := newRunner(t, locust.Config{ArrivalRate: rate, MaxUsers: 4, ArrivalWait: 2 * time.Second, RunTime: 4 * time.Second}, typ)
+	r.Events().TestStart.Add(func(r *locust.Runner) { t0.Store(r.StartTime().UnixNano()) })
+	run(t, r)
+	s := r.Snapshot()
+	started := r.Iterations()
+	assert.InDelta(t, 4*rate, float64(started+s.Dropped), 2, "started %d + dropped %d", started, s.Dropped)
+	assert.LessOrEqual(t, s.Dropped, int64(5), "the waiting iterations started once the stall ended")
+	assert.InDelta(t, rate*stall.Seconds(), float64(s.Late), 40, "the iterations due during the stall started late")
+	e, ok := s.Entry("GET", "/")
+	require.True(t, ok)
+	svc, ok := r.ServiceStats().Snapshot().Entry("GET", "/")
+	require.True(t, ok)
+	assert.Equal(t, e.Requests, svc.Requests)
+	p99, _ := e.Percentile(99)
+	sp99, _ := svc.Percentile(99)
+	assert.GreaterOrEqual(t, p99, 800*time.Millisecond, "the corrected p99 shows the stall")
+	assert.Less(t, sp99, 200*time.Millisecond, "the service time's p99 does not")
+}
+
+// An iteration waits at most Config.ArrivalWait for a free user; then it
+// is dropped.
+func TestArrivalWaitIsBounded(t *testing.T) {
+	r := newRunner(t, locust.Config{ArrivalRate: 100, MaxUsers: 1, ArrivalWait: 50 * time.Millisecond, RunTime: time.Second},
+		openType(200*time.Millisecond, nil, nil))
+	run(t, r)
+	s := r.Snapshot()
+	started := r.Iterations()
+	assert.InDelta(t, 100, float64(started+s.Dropped), 3, "started %d + dropped %d", started, s.Dropped)
+	assert.LessOrEqual(t, started, int64(7), "one user of 200 ms")
+	assert.Positive(t, s.Late, "some iterations waited less than 50 ms for the user")
+	e, ok := s.Entry("GET", "/")
+	require.True(t, ok)
+	assert.Less(t, e.Max, 200*time.Millisecond+50*time.Millisecond+100*time.Millisecond, "no iteration waited much past the limit")
+	_, err := locust.NewRunner(quiet(locust.Config{ArrivalWait: time.Second}), openType(0, nil, nil))
+	assert.ErrorContains(t, err, "arrival wait is for the open model")
+}
+
 // With a slow task and a small pool, the iterations that find no free user
 // are dropped and counted, never delayed.
 func TestArrivalRateDrops(t *testing.T) {

@@ -163,6 +163,10 @@ type Snapshot struct {
 	// Dropped is the number of open-model iterations (Config.ArrivalRate)
 	// that were due when no user of the pool was free: they did not run.
 	Dropped int64
+	// Late is the number of open-model iterations that waited for a free
+	// user (Config.ArrivalWait) and started late: their requests are timed
+	// from their intended start.
+	Late int64
 }
 
 // Entry returns the entry (typ, name) of the snapshot, if present.

@@ -25,6 +25,7 @@ import (
 //	--capacity-hold TIME     length of one measuring window (default 10s; up to 3 until stable)
 //	--arrival-rate R         open model: start R iterations per second (locust.Config.ArrivalRate); with --stages the targets are rates, ramped from R
 //	--max-users M            open model: at most M users run the iterations (required with --arrival-rate)
+//	--arrival-wait D         open model: an iteration finding no free user waits up to D for one (default 0: dropped)
 //
 // With --arrival-rate, iterations that find no free user are dropped: the
 // summary prints how many, and the report data gets "dropped_iterations"
@@ -48,20 +49,21 @@ type Extension struct {
 	th   *threshold.Extension
 	warn chan locust.LoadWarning // GeneratorShort
 
-	fs      *flag.FlagSet
-	stages  string
-	find    bool
-	search  Search
-	settle  time.Duration
-	hold    time.Duration
-	arrival float64
-	maxUser int
-	code    LoadShape
-	parsed  LoadShape
-	cleanup []func()
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	result  *Result
+	fs          *flag.FlagSet
+	stages      string
+	find        bool
+	search      Search
+	settle      time.Duration
+	hold        time.Duration
+	arrival     float64
+	maxUser     int
+	arrivalWait time.Duration
+	code        LoadShape
+	parsed      LoadShape
+	cleanup     []func()
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	result      *Result
 }
 
 var (
@@ -146,7 +148,8 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.Var(countFlag{&e.search.MaxUsers}, "capacity-max", "stop the capacity search above this many users (default: no maximum); with --arrival-rate, above this rate")
 	fs.Var(spanFlag{&e.settle}, "capacity-settle", "wait after a step's users all run before measuring (default 2s)")
 	fs.Float64Var(&e.arrival, "arrival-rate", 0, "open model: start this many iterations per second, each on a free user of at most --max-users (with --stages the targets are rates, ramped from this one)")
-	fs.Var(countFlag{&e.maxUser}, "max-users", "open model: most users that run the --arrival-rate iterations (required with it); an iteration finding none free is dropped")
+	fs.Var(countFlag{&e.maxUser}, "max-users", "open model: most users that run the --arrival-rate iterations (required with it); an iteration finding none free is dropped (or waits: --arrival-wait)")
+	fs.Var(spanFlag{&e.arrivalWait}, "arrival-wait", "open model: how long an iteration finding no free user may wait for one (then it starts late, timed from its intended start, as wrk2 does) before it is dropped (default 0: dropped at once, as k6)")
 	fs.Var(spanFlag{&e.hold}, "capacity-hold", "length of one measuring window of a capacity step (default 10s; up to 3 windows until stable)")
 }
 
