@@ -521,8 +521,8 @@ func (r *Runner) record(u *User, req *Request) {
 		r.stats.RecordCutShort(1)
 		return
 	}
-	if at := u.intendedStart(); at != 0 {
-		r.recordOpen(u, req, at)
+	if u.intendedStart() != 0 {
+		r.recordOpen(u, req)
 	} else {
 		u.recorder().record(req)
 	}

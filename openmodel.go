@@ -108,6 +108,7 @@ func (s rateSegment) due(k float64) (at float64, ok bool) {
 type openUser struct {
 	iterCh   chan int64               // intended starts of its iterations
 	intended atomic.Int64             // intended start of the running iteration (0: none)
+	late     atomic.Int64             // how late the running iteration started, ns (0: on time)
 	srec     atomic.Pointer[Recorder] // of Runner.ServiceStats, made at its first request
 }
 
@@ -472,6 +473,7 @@ func (u *User) runOpen(ctx context.Context) {
 			t = &c.tasks[c.pick(seq)]
 		}
 		u.lastStart = max(u.runner.sleepers.now(), 1)
+		u.open.late.Store(max(u.lastStart-at, 0))
 		u.open.intended.Store(max(at, 1))
 		res, leave := u.runTask(ctx, t, root)
 		u.open.intended.Store(0)
@@ -491,17 +493,20 @@ func (u *User) intendedStart() int64 {
 	return 0
 }
 
-// recordOpen records req of an open-model iteration that was due at
-// (ns after the sleepers' epoch): in Stats timed from that intended start,
-// in ServiceStats as measured.
-func (r *Runner) recordOpen(u *User, req *Request, at int64) {
+// recordOpen records req of the user's running open-model iteration: in
+// ServiceStats as measured, in Stats
+// with the iteration's lateness (its actual start less its intended start)
+// added, as if it had started on time and waited that long (wrk2's
+// correction). Each request of an iteration carries the same lateness: the
+// second request's time is not counted again in it.
+func (r *Runner) recordOpen(u *User, req *Request) {
 	if req.Start.IsZero() {
 		req.Start = time.Now().Add(-req.Duration)
 	}
 	u.serviceRecorder().record(req)
-	if intended := r.sleepers.epoch.Add(time.Duration(at)); intended.Before(req.Start) && req.Duration >= 0 {
-		req.Duration += req.Start.Sub(intended)
-		req.Start = intended
+	if late := time.Duration(u.open.late.Load()); late > 0 && req.Duration >= 0 {
+		req.Duration += late
+		req.Start = req.Start.Add(-late)
 	}
 	u.recorder().record(req)
 }

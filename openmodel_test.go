@@ -304,3 +304,31 @@ func TestArrivalStages(t *testing.T) {
 	assert.Zero(t, r.ArrivalRate(), "0 after the last stage")
 	assert.Error(t, r.SetArrivalStages([]locust.ArrivalStage{{Duration: -time.Second, Target: 1}}))
 }
+
+// An iteration of two requests that starts late adds its lateness to each
+// request once: the second request's latency is its own time plus the
+// lateness, not the time since the intended start (which would count the
+// first request again).
+func TestArrivalLatenessAddedOncePerRequest(t *testing.T) {
+	typ := &locust.UserType{Name: "two", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		for _, name := range []string{"/first", "/second"} {
+			start := time.Now()
+			time.Sleep(100 * time.Millisecond)
+			u.Record(locust.Request{Type: "GET", Name: name, Start: start, Duration: time.Since(start)})
+		}
+		return nil
+	})}
+	typ.OnStart = func(ctx context.Context, u *locust.User) error {
+		time.Sleep(300 * time.Millisecond) // the first iteration starts 300 ms late
+		return nil
+	}
+	r := newRunner(t, locust.Config{ArrivalRate: 1, MaxUsers: 1, RunTime: 900 * time.Millisecond}, typ)
+	run(t, r)
+	s := r.Snapshot()
+	first, ok := s.Entry("GET", "/first")
+	require.True(t, ok)
+	second, ok := s.Entry("GET", "/second")
+	require.True(t, ok)
+	assert.InDelta(t, 400, float64(first.Max)/1e6, 60, "100 ms and 300 ms late")
+	assert.InDelta(t, 400, float64(second.Max)/1e6, 60, "its own 100 ms and the same 300 ms, not the first request's 100 ms too")
+}
