@@ -155,7 +155,7 @@ func PrintCutShort(w io.Writer, s *Snapshot) {
 // were. Safe for concurrent use.
 func PrintDropped(w io.Writer, s *Snapshot) {
 	if s.Late > 0 {
-		fmt.Fprintf(w, "%d iterations waited for a free user (--arrival-wait) and started late: timed from their intended start\n\n", s.Late)
+		fmt.Fprintf(w, "%d iterations waited for a free user (--arrival-wait) and started late: their requests' times include the wait\n\n", s.Late)
 	}
 	if s.Dropped == 0 {
 		return

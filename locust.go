@@ -66,9 +66,10 @@ type Config struct {
 	// user is free the iteration is dropped (Snapshot.Dropped), never
 	// delayed. Users and SpawnRate are then ignored, users do not wait
 	// between iterations, and nested task sets are walked down to one task
-	// (their OnStart and OnStop do not run). Requests of an iteration are
-	// timed from its intended start (coordinated omission corrected);
-	// Runner.ServiceStats keeps them timed from their actual start.
+	// (their OnStart and OnStop do not run). Each request of an iteration
+	// is timed with the lateness of the iteration's start (actual less
+	// intended) added: coordinated omission corrected; Runner.ServiceStats
+	// keeps the requests' own times.
 	ArrivalRate float64
 	// MaxUsers bounds the open model's pool of users (required with
 	// ArrivalRate). A user that stops itself (ErrStopUser) leaves the pool
@@ -78,7 +79,7 @@ type Config struct {
 	// no free user wait for one, first come first served, for at most this
 	// long before it is dropped (0: dropped at once, as k6's arrival-rate
 	// executors do). An iteration that waited starts late, and its
-	// requests are timed from its intended start as always: a target that
+	// requests carry that lateness as always: a target that
 	// stalls shows in the latencies (wrk2's corrected latency) while the
 	// service times (Runner.ServiceStats) show only the time the requests
 	// took. Snapshot.Late counts the iterations that waited.

@@ -15,10 +15,10 @@ import (
 // run by a free user of a pool bounded by Config.MaxUsers; when no user is
 // free the iteration is dropped (Snapshot.Dropped), or, with
 // Config.ArrivalWait, waits for one in a queue that long at most
-// (Snapshot.Late counts those that started late). Requests
-// of an iteration are timed from its intended start (wrk2's correction of
-// coordinated omission); their service time, from the actual start, is kept
-// in Runner.ServiceStats.
+// (Snapshot.Late counts those that started late). Each request of an
+// iteration carries the lateness of the iteration's start (wrk2's
+// correction of coordinated omission); the requests' own times are kept in
+// Runner.ServiceStats.
 
 // openModel is the state of an open-model run.
 type openModel struct {

@@ -149,7 +149,7 @@ func (e *Extension) Flags(fs *flag.FlagSet) {
 	fs.Var(spanFlag{&e.settle}, "capacity-settle", "wait after a step's users all run before measuring (default 2s)")
 	fs.Float64Var(&e.arrival, "arrival-rate", 0, "open model: start this many iterations per second, each on a free user of at most --max-users (with --stages the targets are rates, ramped from this one)")
 	fs.Var(countFlag{&e.maxUser}, "max-users", "open model: most users that run the --arrival-rate iterations (required with it); an iteration finding none free is dropped (or waits: --arrival-wait)")
-	fs.Var(spanFlag{&e.arrivalWait}, "arrival-wait", "open model: how long an iteration finding no free user may wait for one (then it starts late, timed from its intended start, as wrk2 does) before it is dropped (default 0: dropped at once, as k6)")
+	fs.Var(spanFlag{&e.arrivalWait}, "arrival-wait", "open model: how long an iteration finding no free user may wait for one (then it starts late, and its requests' times include the wait, as wrk2's do) before it is dropped (default 0: dropped at once, as k6)")
 	fs.Var(spanFlag{&e.hold}, "capacity-hold", "length of one measuring window of a capacity step (default 10s; up to 3 windows until stable)")
 }
 
