@@ -75,14 +75,6 @@ func loadRun(t *testing.T, kind clientKind, url string, users int, runTime strin
 			return err
 		}),
 	}
-	dir := t.TempDir()
-	jsonFile := filepath.Join(dir, "run.json")
-	cmd := run.Command(user)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Getenv = func(string) string { return "" }
-	cmd.Home, cmd.Dir = dir, dir
-
 	// sample goroutines and heap while the test runs
 	stop := make(chan struct{})
 	var peakG int
@@ -103,17 +95,38 @@ func loadRun(t *testing.T, kind clientKind, url string, users int, runTime strin
 			}
 		}
 	})
-	start := time.Now()
-	code := cmd.Run(context.Background(), []string{"--headless", "-u", fmt.Sprint(users), "-r", "1000",
-		"-t", runTime, "-H", url, "--only-summary", "--json-file", jsonFile})
-	elapsed := time.Since(start)
+	c := cliRun(t, []string{"-u", fmt.Sprint(users), "-r", "1000", "-t", runTime, "-H", url}, user)
 	close(stop)
 	sampler.Wait()
+	return runResult{code: c.code, out: c.out, doc: c.doc, attempts: attempts.Load(), elapsed: c.elapsed,
+		peakG: peakG, peakHeap: peakHeap}
+}
 
+// cliResult is what a run of the command line gave.
+type cliResult struct {
+	code    int
+	out     string // stdout and stderr
+	doc     *report.Document
+	elapsed time.Duration
+}
+
+// cliRun runs the command line the user runs (run.Command), headless, with
+// args and a JSON report, and reads the report back.
+func cliRun(t *testing.T, args []string, types ...*locust.UserType) cliResult {
+	t.Helper()
+	dir := t.TempDir()
+	jsonFile := filepath.Join(dir, "run.json")
+	cmd := run.Command(types...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Getenv = func(string) string { return "" }
+	cmd.Home, cmd.Dir = dir, dir
+	start := time.Now()
+	code := cmd.Run(context.Background(), append([]string{"--headless", "--only-summary", "--json-file", jsonFile}, args...))
+	elapsed := time.Since(start)
 	doc, err := report.ReadDocumentFile(jsonFile)
 	require.NoError(t, err, out.String())
-	return runResult{code: code, out: out.String(), doc: doc, attempts: attempts.Load(), elapsed: elapsed,
-		peakG: peakG, peakHeap: peakHeap}
+	return cliResult{code: code, out: out.String(), doc: doc, elapsed: elapsed}
 }
 
 // settled waits until the goroutine count is back to at most base + slack
