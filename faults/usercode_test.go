@@ -142,9 +142,9 @@ func TestTaskBlockingForeverThroughTheCommandLine(t *testing.T) {
 }
 
 // Goroutines that tasks start and never end do not stop the run or skew
-// its counts; they end when their own code lets them, and then the
-// process is back where it was. (The library does not report them: it
-// cannot tell a task's goroutine from any other.)
+// its counts, and the run reports them (a WARN with their number and where
+// they run); they end when their own code lets them, and then the process
+// is back where it was.
 func TestTaskLeakingGoroutinesThroughTheCommandLine(t *testing.T) {
 	tg := okTarget(t)
 	runtime.GC()
@@ -163,6 +163,9 @@ func TestTaskLeakingGoroutinesThroughTheCommandLine(t *testing.T) {
 	assert.Equal(t, 0, r.code, r.out)
 	assert.Positive(t, leaked.Load())
 	assert.GreaterOrEqual(t, runtime.NumGoroutine(), base+int(leaked.Load()), "the leaked goroutines are still there")
+	assert.Contains(t, r.out, "user code left goroutines running after the test", r.out)
+	assert.Contains(t, r.out, fmt.Sprintf("goroutines=%d", leaked.Load()), "every leaked goroutine is counted")
+	assert.Contains(t, r.out, "TestTaskLeakingGoroutinesThroughTheCommandLine", "the WARN says where they run")
 	assertExact(t, tg, r.doc)
 	close(release)
 	n := settled(base, 2)
