@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -197,3 +199,35 @@ func TestUsersSpawningFasterThanTheyFinish(t *testing.T) {
 	n := settled(base, 2)
 	assert.LessOrEqual(t, n, base+2, "goroutines after the run: %d before, %d after", base, n)
 }
+
+// A user sleeping in its wait when the test stops (no stop timeout) runs
+// its OnStop with its context already ended, every time: OnStop's requests
+// are then neither sent nor counted. (The user was woken before its
+// context was cancelled, so OnStop could run with a live context and send
+// a request after the stop, about 1 run in 50 under -race.)
+func TestOnStopAfterAStopSeesItsContextEnded(t *testing.T) {
+	var live atomic.Int64
+	const runs = 300
+	for range runs {
+		slept := make(chan struct{})
+		var once sync.Once
+		r, err := locust.NewRunner(locust.Config{Users: 1, Logger: discardLogger()}, &locust.UserType{Name: "Sleeper",
+			Wait: locust.Constant(time.Hour),
+			Tasks: locust.NewTaskSet("t").Task(1, func(context.Context, *locust.User) error {
+				once.Do(func() { close(slept) })
+				return nil
+			}),
+			OnStop: func(ctx context.Context, _ *locust.User) error {
+				if ctx.Err() == nil {
+					live.Add(1)
+				}
+				return nil
+			}})
+		require.NoError(t, err)
+		go func() { <-slept; time.Sleep(time.Millisecond); r.Stop() }()
+		require.NoError(t, r.Run(context.Background()))
+	}
+	assert.Zero(t, live.Load(), "OnStop ran with a live context in %d of %d runs", live.Load(), runs)
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
