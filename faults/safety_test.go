@@ -172,7 +172,6 @@ func TestWebUIRefusesCrossSiteStateChanges(t *testing.T) {
 // without browser headers (a script, an old browser's <img src>) stops or
 // resets the test.
 func TestWebUIStopAndResetOnlyByPost(t *testing.T) {
-	t.Skip("design question for the coordinator: GET /stop and GET /stats/reset (Locust's forms) change the state when no browser header says cross-site; issue 13 says POST only")
 	u := startWithUI(t, []string{"--web-port", "0", "-u", "2", "-t", "2s", "--autostart", "--autoquit", "0"}, nil, "")
 	for _, p := range []string{"/stop", "/stats/reset"} {
 		code, _ := u.fetch(t, http.MethodGet, p, "", "", nil)
