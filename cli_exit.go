@@ -34,9 +34,10 @@ func exitCodeForSignal(sig os.Signal) int {
 	return ExitInterrupted
 }
 
-// fail prints one error line and returns ExitUsage.
+// fail prints one error line (several errors joined on it) and returns
+// ExitUsage.
 func (s *session) fail(err error) int {
-	fmt.Fprintf(s.stderr, "%s: error: %v\n", s.name, err)
+	fmt.Fprintf(s.stderr, "%s: error: %v\n", s.name, oneLine(err))
 	return ExitUsage
 }
 

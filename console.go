@@ -158,6 +158,9 @@ func PrintCutShort(w io.Writer, s *Snapshot) {
 // dropped for want of a free user (Snapshot.Dropped), or nothing when none
 // were. Safe for concurrent use.
 func PrintDropped(w io.Writer, s *Snapshot) {
+	if s.Late > 0 {
+		fmt.Fprintf(w, "%d iterations waited for a free user (--arrival-wait) and started late: their requests' times include the wait\n\n", s.Late)
+	}
 	if s.Dropped == 0 {
 		return
 	}

@@ -287,7 +287,7 @@ func (r *Runner) newUserLocked(ctx context.Context) *User {
 	u.set(userCounted)
 	r.userCount.Add(1)
 	if r.open != nil {
-		u.open = &openUser{iterCh: make(chan int64, 1)}
+		u.open = r.open.newUser()
 	}
 	r.wg.Add(1)
 	return u

@@ -66,14 +66,24 @@ type Config struct {
 	// user is free the iteration is dropped (Snapshot.Dropped), never
 	// delayed. Users and SpawnRate are then ignored, users do not wait
 	// between iterations, and nested task sets are walked down to one task
-	// (their OnStart and OnStop do not run). Requests of an iteration are
-	// timed from its intended start (coordinated omission corrected);
-	// Runner.ServiceStats keeps them timed from their actual start.
+	// (their OnStart and OnStop do not run). Each request of an iteration
+	// is timed with the lateness of the iteration's start (actual less
+	// intended) added: coordinated omission corrected; Runner.ServiceStats
+	// keeps the requests' own times.
 	ArrivalRate float64
 	// MaxUsers bounds the open model's pool of users (required with
 	// ArrivalRate). A user that stops itself (ErrStopUser) leaves the pool
 	// for good and its place is not refilled, as in the closed model.
 	MaxUsers int
+	// ArrivalWait, when above 0, lets an open-model iteration that finds
+	// no free user wait for one, first come first served, for at most this
+	// long before it is dropped (0: dropped at once, as k6's arrival-rate
+	// executors do). An iteration that waited starts late, and its
+	// requests carry that lateness as always: a target that
+	// stalls shows in the latencies (wrk2's corrected latency) while the
+	// service times (Runner.ServiceStats) show only the time the requests
+	// took. Snapshot.Late counts the iterations that waited.
+	ArrivalWait time.Duration
 }
 
 // State is the state of a Runner.
@@ -233,7 +243,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 	if cfg.ArrivalRate > 0 {
 		r.service = NewStats(so)
 		m := min(cfg.MaxUsers, r.maxUsers())
-		r.open = &openModel{free: make(chan *User, m), done: make(chan struct{}), max: m,
+		r.open = &openModel{free: make(chan *User, m), done: make(chan struct{}), max: m, wait: cfg.ArrivalWait,
 			plan: schedule{{r0: cfg.ArrivalRate, r1: cfg.ArrivalRate}}}
 	}
 	r.events.setPanicHandler(func(msg, stack string) { r.stats.RecordException(msg, stack, cfg.Node) })
@@ -278,6 +288,8 @@ func checkConfig(cfg Config, types []*UserType) error {
 	check(cfg.StopTimeout < 0, "stop timeout must be at least 0, not %s", cfg.StopTimeout)
 	check(cfg.ArrivalRate < 0 || math.IsNaN(cfg.ArrivalRate) || math.IsInf(cfg.ArrivalRate, 0), "arrival rate must be a number at least 0, not %g", cfg.ArrivalRate)
 	check(cfg.MaxUsers < 0, "max users must be at least 0, not %d", cfg.MaxUsers)
+	check(cfg.ArrivalWait < 0, "arrival wait must be at least 0, not %s", cfg.ArrivalWait)
+	check(cfg.ArrivalWait > 0 && cfg.ArrivalRate == 0, "an arrival wait is for the open model: give an arrival rate (ArrivalRate, --arrival-rate) too%.0s", cfg.ArrivalWait)
 	check(cfg.ArrivalRate > 0 && cfg.MaxUsers == 0, "an arrival rate needs a bound on the users that run it (MaxUsers, --max-users), not %d", cfg.MaxUsers)
 	return errors.Join(errs...)
 }
@@ -510,8 +522,8 @@ func (r *Runner) record(u *User, req *Request) {
 		r.stats.RecordCutShort(1)
 		return
 	}
-	if at := u.intendedStart(); at != 0 {
-		r.recordOpen(u, req, at)
+	if u.intendedStart() != 0 {
+		r.recordOpen(u, req)
 	} else {
 		u.recorder().record(req)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,10 +13,12 @@ import (
 
 // The open model (Config.ArrivalRate): iterations start on a schedule, each
 // run by a free user of a pool bounded by Config.MaxUsers; when no user is
-// free the iteration is dropped (Snapshot.Dropped), never delayed. Requests
-// of an iteration are timed from its intended start (wrk2's correction of
-// coordinated omission); their service time, from the actual start, is kept
-// in Runner.ServiceStats.
+// free the iteration is dropped (Snapshot.Dropped), or, with
+// Config.ArrivalWait, waits for one in a queue that long at most
+// (Snapshot.Late counts those that started late). Each request of an
+// iteration carries the lateness of the iteration's start (wrk2's
+// correction of coordinated omission); the requests' own times are kept in
+// Runner.ServiceStats.
 
 // openModel is the state of an open-model run.
 type openModel struct {
@@ -23,6 +26,15 @@ type openModel struct {
 	done chan struct{} // closed when the schedule ends: idle users return
 	max  int           // the pool's bound
 	made int           // users made so far (control loop only)
+
+	// the iteration a user being spawned is made for (Runner.mu held)
+	first    int64
+	hasFirst bool
+
+	// Config.ArrivalWait: iterations waiting for a free user, oldest first
+	// (intended starts, ns after the sleepers' epoch; pacer only)
+	wait    time.Duration
+	backlog []int64
 
 	mu   sync.Mutex
 	plan schedule // the schedule from plan[0].t0 on, replaced whole
@@ -96,6 +108,7 @@ func (s rateSegment) due(k float64) (at float64, ok bool) {
 type openUser struct {
 	iterCh   chan int64               // intended starts of its iterations
 	intended atomic.Int64             // intended start of the running iteration (0: none)
+	late     atomic.Int64             // how late the running iteration started, ns (0: on time)
 	srec     atomic.Pointer[Recorder] // of Runner.ServiceStats, made at its first request
 }
 
@@ -122,6 +135,19 @@ func (s schedule) due(k float64) (at float64, ok bool) {
 		}
 	}
 	return 0, false
+}
+
+// overdue is how many iterations from k on are due by now (seconds after
+// the start) and before limit (0: none).
+func (s schedule) overdue(k, now, limit float64) int64 {
+	var n int64
+	for ; ; k++ {
+		at, ok := s.due(k)
+		if !ok || at > now || (limit > 0 && at >= limit) {
+			return n
+		}
+		n++
+	}
 }
 
 // ArrivalStage is one stage of Runner.SetArrivalStages: ramp the rate
@@ -238,6 +264,11 @@ func (r *Runner) ArrivalRate() float64 {
 // concurrent use.
 func (r *Runner) ServiceStats() *Stats { return r.service }
 
+// openPreciseLead is how long before an iteration's intended start the
+// pacer stops waiting on a timer and sleeps precisely (sleepPrecise): more
+// than a Go timer's lateness when the process is idle (up to 1 ms).
+const openPreciseLead = 2 * time.Millisecond
+
 // openControl runs the open model's schedule until the test must stop; it
 // returns how the users stop. start is the run's start; uctx is the users'
 // context.
@@ -254,14 +285,22 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 	// the iterations due within the run time, whenever its timer fires
 	limit := r.cfg.RunTime.Seconds()
 	for {
-		if plan, stop := r.stopRequested(ctx); stop {
-			return plan
-		}
 		o.mu.Lock()
 		seg := o.plan
 		o.mu.Unlock()
 		now := time.Since(start).Seconds()
-		next := -1.0
+		if plan, stop := r.stopRequested(ctx); stop {
+			// iterations due before the stop that the pacer had not
+			// handed out yet (it was late: a stall of the process), or
+			// that still waited for a free user, were due and not
+			// started: dropped, so that started + dropped is every
+			// iteration due up to the stop
+			r.stats.RecordDropped(seg.overdue(k, now, limit) + int64(len(o.backlog)))
+			o.backlog = o.backlog[:0]
+			return plan
+		}
+		r.serveBacklog()
+		next, handed := -1.0, false
 		for {
 			at, ok := seg.due(k)
 			if !ok || (limit > 0 && at >= limit) {
@@ -273,11 +312,41 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 			}
 			r.dispatch(uctx, base+int64(at*1e9))
 			k++
+			handed = true
 		}
 		var tc <-chan time.Time
 		if next >= 0 {
-			timer.Reset(time.Until(start.Add(time.Duration(next * 1e9))))
+			// Each iteration starts at its own intended start, not in a
+			// batch at a timer's tick: a Go timer wakes up to 1 ms late
+			// (the runtime's poll) when the process is idle, so it only
+			// brings the pacer to within openPreciseLead of the next
+			// start, and a nanosleep of the thread does the rest. Before
+			// that sleep the pacer yields, so that the iteration it just
+			// handed out runs on this P now (instead of another thread
+			// waking to steal it while this one sleeps in a system call).
+			at := start.Add(time.Duration(next * 1e9))
+			wait := time.Until(at)
+			if wait <= openPreciseLead {
+				if handed {
+					runtime.Gosched()
+					wait = time.Until(at)
+				}
+				sleepPrecise(wait)
+				continue
+			}
+			timer.Reset(wait - openPreciseLead)
 			tc = timer.C
+		}
+		var freeCh chan *User
+		if len(o.backlog) > 0 {
+			// wake for a user that becomes free, or when the oldest
+			// waiting iteration has waited its limit
+			freeCh = o.free
+			expire := r.sleepers.epoch.Add(time.Duration(o.backlog[0]) + o.wait)
+			if tc == nil || time.Until(expire) < time.Until(start.Add(time.Duration(next*1e9)))-openPreciseLead {
+				timer.Reset(max(time.Until(expire), 0))
+				tc = timer.C
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -285,6 +354,9 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 		case <-r.limitCh:
 		case <-r.wake:
 		case <-tc:
+		case u := <-freeCh:
+			r.startLate(u, o.backlog[0])
+			o.backlog = o.backlog[1:]
 		}
 		timer.Stop()
 	}
@@ -294,21 +366,75 @@ func (r *Runner) openControl(ctx, uctx context.Context, start time.Time) stopPla
 // free user, a new one while the pool has room, or counts it as dropped.
 func (r *Runner) dispatch(uctx context.Context, at int64) {
 	o := r.open
-	select {
-	case u := <-o.free:
-		u.open.iterCh <- at // the user is idle: never blocks
-		return
-	default:
+	if len(o.backlog) == 0 { // else it waits its turn behind the others
+		select {
+		case u := <-o.free:
+			u.open.iterCh <- at // the user is idle: never blocks
+			return
+		default:
+		}
 	}
 	if o.made >= o.max {
+		if o.wait > 0 {
+			o.backlog = append(o.backlog, at)
+			return
+		}
 		r.stats.RecordDropped(1)
 		return
 	}
 	o.made++
 	r.mu.Lock()
-	u := r.spawnLocked(uctx)
+	o.first, o.hasFirst = at, true
+	r.spawnLocked(uctx) // the user starts with the iteration (newUser)
 	r.mu.Unlock()
-	u.open.iterCh <- at
+}
+
+// serveBacklog drops the waiting iterations (Config.ArrivalWait) that
+// waited their limit, and hands the others, oldest first, to the users
+// that are free.
+func (r *Runner) serveBacklog() {
+	o := r.open
+	if len(o.backlog) == 0 {
+		return
+	}
+	now := r.sleepers.now()
+	expired := 0
+	for expired < len(o.backlog) && now-o.backlog[expired] > int64(o.wait) {
+		expired++
+	}
+	if expired > 0 {
+		r.stats.RecordDropped(int64(expired))
+		o.backlog = o.backlog[expired:]
+	}
+	for len(o.backlog) > 0 {
+		select {
+		case u := <-o.free:
+			r.startLate(u, o.backlog[0])
+			o.backlog = o.backlog[1:]
+		default:
+			return
+		}
+	}
+}
+
+// startLate hands u (free) an iteration that waited for it.
+func (r *Runner) startLate(u *User, at int64) {
+	r.stats.RecordLate(1)
+	u.open.iterCh <- at // the user is idle: never blocks
+}
+
+// newUser makes the open-model part of a user being spawned, holding the
+// iteration it is spawned for: handed over before its goroutine starts, so
+// that a user that ends at once (ErrStopUser in OnStart) still finds it and
+// counts it as dropped (a send after the start could come after that
+// check, and the iteration would be lost). Runner.mu is held.
+func (o *openModel) newUser() *openUser {
+	ou := &openUser{iterCh: make(chan int64, 1)}
+	if o.hasFirst {
+		ou.iterCh <- o.first
+		o.hasFirst = false
+	}
+	return ou
 }
 
 // dropPending counts as dropped the iteration handed to a user that
@@ -347,6 +473,7 @@ func (u *User) runOpen(ctx context.Context) {
 			t = &c.tasks[c.pick(seq)]
 		}
 		u.lastStart = max(u.runner.sleepers.now(), 1)
+		u.open.late.Store(max(u.lastStart-at, 0))
 		u.open.intended.Store(max(at, 1))
 		res, leave := u.runTask(ctx, t, root)
 		u.open.intended.Store(0)
@@ -366,17 +493,20 @@ func (u *User) intendedStart() int64 {
 	return 0
 }
 
-// recordOpen records req of an open-model iteration that was due at
-// (ns after the sleepers' epoch): in Stats timed from that intended start,
-// in ServiceStats as measured.
-func (r *Runner) recordOpen(u *User, req *Request, at int64) {
+// recordOpen records req of the user's running open-model iteration: in
+// ServiceStats as measured, in Stats
+// with the iteration's lateness (its actual start less its intended start)
+// added, as if it had started on time and waited that long (wrk2's
+// correction). Each request of an iteration carries the same lateness: the
+// second request's time is not counted again in it.
+func (r *Runner) recordOpen(u *User, req *Request) {
 	if req.Start.IsZero() {
 		req.Start = time.Now().Add(-req.Duration)
 	}
 	u.serviceRecorder().record(req)
-	if intended := r.sleepers.epoch.Add(time.Duration(at)); intended.Before(req.Start) && req.Duration >= 0 {
-		req.Duration += req.Start.Sub(intended)
-		req.Start = intended
+	if late := time.Duration(u.open.late.Load()); late > 0 && req.Duration >= 0 {
+		req.Duration += late
+		req.Start = req.Start.Add(-late)
 	}
 	u.recorder().record(req)
 }

@@ -271,8 +271,13 @@ func TestEvents(t *testing.T) {
 	add := func(s string) { mu.Lock(); log = append(log, s); mu.Unlock() }
 	var stopped atomic.Bool
 	var lateTasks, reqSeen, thirdSeen, userErrors atomic.Int64
+	spawned := make(chan struct{}) // the users run their tasks once all 3 are spawned
 	r := newRunner(t, locust.Config{Users: 3, Iterations: 30}, &locust.UserType{Name: "U",
-		Tasks: locust.NewTaskSet("t").Task(1, func(_ context.Context, u *locust.User) error {
+		Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+			select {
+			case <-spawned:
+			case <-ctx.Done():
+			}
 			if stopped.Load() {
 				lateTasks.Add(1)
 			}
@@ -281,7 +286,7 @@ func TestEvents(t *testing.T) {
 		})})
 	ev := r.Events()
 	ev.TestStart.Add(func(rr *locust.Runner) { assert.Same(t, r, rr); add("start") })
-	ev.SpawningComplete.Add(func(n int) { add(fmt.Sprintf("spawned %d", n)) })
+	ev.SpawningComplete.Add(func(n int) { add(fmt.Sprintf("spawned %d", n)); close(spawned) })
 	ev.TestStop.Add(func(rr *locust.Runner) {
 		stopped.Store(true)
 		add("stop")

@@ -168,6 +168,10 @@ type Snapshot struct {
 	// from exact times: when it is not 0, the percentiles are only as
 	// exact as those buckets (1 ms below 100 ms, then 2 significant digits).
 	RoundedRequests int64
+	// Late is the number of open-model iterations that waited for a free
+	// user (Config.ArrivalWait) and started late: their requests are timed
+	// from their intended start.
+	Late int64
 }
 
 // Entry returns the entry (typ, name) of the snapshot, if present.

@@ -95,6 +95,7 @@ type Stats struct {
 	cutShort atomic.Int64 // requests cut short by the stop (not in the entries)
 	dropped  atomic.Int64 // open model: iterations dropped for want of a free user
 	rounded  atomic.Int64 // requests merged from rounded buckets (Merge)
+	late     atomic.Int64 // open model: iterations that waited for a free user
 }
 
 type errorKey struct {
@@ -424,6 +425,7 @@ func (s *Stats) Reset() {
 	s.cutShort.Store(0)
 	s.dropped.Store(0)
 	s.rounded.Store(0)
+	s.late.Store(0)
 }
 
 // RecordDropped counts n iterations of the open model that were due but
@@ -431,6 +433,13 @@ func (s *Stats) Reset() {
 // concurrent use.
 func (s *Stats) RecordDropped(n int64) {
 	s.dropped.Add(n)
+}
+
+// RecordLate counts n iterations of the open model that waited for a free
+// user (Config.ArrivalWait) and started late (Snapshot.Late). Safe for
+// concurrent use.
+func (s *Stats) RecordLate(n int64) {
+	s.late.Add(n)
 }
 
 // RecordCutShort counts n requests that were cut short by the stop of the
@@ -493,7 +502,7 @@ func (s *Stats) EachBucket(typ, name string, fn func(fromUs, toUs, count int64))
 // second.
 func (s *Stats) Snapshot() *Snapshot {
 	s.Flush()
-	snap := &Snapshot{Time: s.now(), CutShort: s.cutShort.Load(), Dropped: s.dropped.Load(), RoundedRequests: s.rounded.Load()}
+	snap := &Snapshot{Time: s.now(), CutShort: s.cutShort.Load(), Dropped: s.dropped.Load(), RoundedRequests: s.rounded.Load(), Late: s.late.Load()}
 	now := s.elapsed()
 	// the counters of every entry under the fold lock, so that they add
 	// up; the percentiles and current figures after it, entry by entry,

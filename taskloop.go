@@ -27,11 +27,14 @@ func (u *User) requestStop(timeout time.Duration) {
 	if !u.set(userStopping) {
 		return
 	}
-	u.runner.sleepers.wake(u)
 	if timeout <= 0 {
+		// cancel before waking: a sleeping user woken first could run its
+		// OnStop with a context not yet ended
 		u.cancel(ErrUserStopped)
+		u.runner.sleepers.wake(u)
 		return
 	}
+	u.runner.sleepers.wake(u)
 	time.AfterFunc(timeout, func() { u.cancel(ErrUserStopped) })
 }
 

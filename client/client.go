@@ -219,6 +219,10 @@ func describe(timeout time.Duration, err error) string {
 		return errClosedBeforeResponse.Error()
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return "response body too large"
+	case strings.Contains(err.Error(), "malformed HTTP "), strings.Contains(err.Error(), "error when reading response headers"):
+		// net/http and fasthttp quote the bytes they got: one row per
+		// distinct garbage, unless the quote is left out
+		return "malformed HTTP response"
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {

@@ -62,6 +62,8 @@ type Fast struct {
 	req  fasthttp.Request
 	resp fasthttp.Response
 	out  Response
+	sent bool     // some byte of the request reached a connection
+	sc   sentConn // the connection in use, counting what is written to it
 
 	lastPath, lastURL string
 
@@ -248,6 +250,7 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		deadline = dl
 	}
 	sent := method
+	s.sent = false
 	err := s.roundTrip(ctx, hc, deadline, sent == http.MethodHead)
 	for hops := 0; err == nil && s.follow && isRedirect(s.resp.StatusCode()) && hops < 10; hops++ {
 		if onBase && s.jar != nil {
@@ -268,6 +271,10 @@ func (s *Fast) send(ctx context.Context, req *Request, contentType string) (*Res
 		out.StatusCode = s.resp.StatusCode()
 		out.Body = s.resp.Body()
 		out.Header = s.fillHeader()
+	}
+	if err != nil && !s.sent && s.u.StoppedBy(ctx) {
+		// stopped before the request was written: the target never saw it
+		return nil, locust.MarkRecorded(context.Cause(ctx))
 	}
 	return finish(ctx, s.u, req, method, name, timeout, start, out, err)
 }
@@ -451,12 +458,15 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 		finish(true)
 		return err
 	}
-	bw := hc.AcquireWriter(conn)
+	s.sc = sentConn{Conn: conn}
+	bw := hc.AcquireWriter(&s.sc)
 	err = s.req.Write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	hc.ReleaseWriter(bw)
+	s.sent = s.sent || s.sc.n > 0
+	s.sc.Conn = nil
 	if err != nil {
 		finish(true)
 		return err
@@ -472,6 +482,19 @@ func (s *Fast) roundTrip(ctx context.Context, hc *fasthttp.HostClient, deadline 
 	}
 	finish(s.resp.ConnectionClose() || s.req.ConnectionClose())
 	return nil
+}
+
+// sentConn counts the bytes written to a connection, to tell a request
+// that the target may have seen from one that never left.
+type sentConn struct {
+	net.Conn
+	n int
+}
+
+func (c *sentConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n += n
+	return n, err
 }
 
 // fastJar is a Fast session's cookie jar: the cookies its host set, by

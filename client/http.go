@@ -187,6 +187,21 @@ func (s *HTTP) getConn(string) {
 	s.attemptStart = now
 }
 
+// reachedWire reports whether the request's last attempt may have reached
+// the target: a connection was asked for, and it wrote to it (exactly, on a
+// connection that counts its bytes), or else the transport said it wrote
+// the request or a response began.
+func (s *HTTP) reachedWire() bool {
+	if s.fresh {
+		return false // no connection asked for
+	}
+	if s.conn != nil {
+		return s.conn.written.Load() != s.connWritten
+	}
+	a := s.attempt.Load()
+	return a == 0 || a&attemptWritten != 0
+}
+
 // gotConn is the trace hook (httptrace.ClientTrace.GotConn) called, on the
 // request's goroutine, when an attempt got its connection: a connection
 // that counts its bytes is kept with its count, for getConn.
@@ -511,6 +526,12 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	s.fresh, s.attemptStart, s.conn = true, start, nil
 	rc.begin(start, timeout)
 	resp, err := s.client.Do(hr)
+	if err != nil && !s.reachedWire() && s.u.StoppedBy(ctx) {
+		// stopped before a byte of the request left (while dialling): the
+		// target never saw it, so it is not cut short either
+		rc.end()
+		return nil, locust.MarkRecorded(context.Cause(ctx))
+	}
 	var data []byte
 	if err == nil {
 		data, err = readBody(resp)

@@ -613,10 +613,12 @@ func TestRequestAfterTheStopIsNotCounted(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		var logoutErr atomic.Value
+		var homes atomic.Int32 // /home requests that returned: then each user sleeps an hour
 		ut := &locust.UserType{Name: "U",
 			Wait: locust.Constant(time.Hour),
 			Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
 				_, err := k.forU(u).Get(ctx, "/home")
+				homes.Add(1)
 				return err
 			}),
 			OnStop: func(ctx context.Context, u *locust.User) error {
@@ -628,7 +630,9 @@ func TestRequestAfterTheStopIsNotCounted(t *testing.T) {
 		r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 2}, ut)
 		require.NoError(t, err)
 		go func() {
-			for received.Load() < 2 {
+			// stop once both users have their answer (a stop while a
+			// response is on its way rightly cuts that request short)
+			for homes.Load() < 2 {
 				time.Sleep(5 * time.Millisecond)
 			}
 			r.Stop()

@@ -59,6 +59,7 @@ type htmlView struct {
 	Comparison  *Comparison
 	CmpMetrics  []Metric
 	Extra       []htmlExtra
+	Capacity    *capacityView // the capacity search's steps, from Extra["capacity"]
 	Generated   string
 	Version     string
 	ChartData   chartData
@@ -89,7 +90,8 @@ type chartData struct {
 // WriteHTML writes the HTML report of in: one self-contained page (styles,
 // script and data inline; it loads nothing from the network) with the test's
 // times, host and user count, summary figures, the threshold results and
-// the comparison when given, charts over time of requests/s and failures/s,
+// the comparison when given, the capacity search's steps as a table and a
+// chart of throughput and p95 per step (when in.Extra has "capacity"), charts over time of requests/s and failures/s,
 // response times (p50, p95) and users (drawn as inline SVG from
 // in.History), the request statistics, the response time percentiles, the
 // failures and the exceptions. in.Snapshot must not be nil.
@@ -154,6 +156,12 @@ func WriteHTML(w io.Writer, in ReportInput) error {
 		val, ok := in.Extra[k]
 		if !ok {
 			continue
+		}
+		if k == capacityKey && v.Capacity == nil {
+			if res, ok := capacityOf(val); ok {
+				v.Capacity = newCapacityView(res)
+				continue
+			}
 		}
 		var text string
 		if str, ok := val.(string); ok {

@@ -74,16 +74,18 @@ func (e *Extension) configureArrival(cfg *locust.Config) error {
 		return fmt.Errorf("invalid value %g for --arrival-rate: want iterations per second, at least 0", e.arrival)
 	case e.arrival == 0 && e.maxUser > 0:
 		return errors.New("--max-users bounds the users of --arrival-rate: give both")
+	case e.arrivalWait < 0:
+		return fmt.Errorf("invalid value %s for --arrival-wait: want a time span at least 0", e.arrivalWait)
+	case e.arrival == 0 && e.arrivalWait > 0:
+		return errors.New("--arrival-wait is how long an --arrival-rate iteration may wait for a free user: give --arrival-rate too")
 	case e.arrival == 0:
 		return nil
 	case e.maxUser == 0:
 		return errors.New("--arrival-rate needs --max-users: the most users that may run its iterations at once")
-	case e.find:
-		return errors.New("--find-capacity steps users; stepping --arrival-rate is not supported yet: choose one")
 	case e.code != nil:
 		return errors.New("--arrival-rate and a load shape of users set from code: choose one")
 	}
-	cfg.ArrivalRate, cfg.MaxUsers = e.arrival, e.maxUser
+	cfg.ArrivalRate, cfg.MaxUsers, cfg.ArrivalWait = e.arrival, e.maxUser, e.arrivalWait
 	return nil
 }
 
@@ -104,6 +106,7 @@ type ServiceTime struct {
 func addOpenReport(d *locust.ReportData, r *locust.Runner) {
 	if d.Snapshot != nil {
 		d.Add("dropped_iterations", d.Snapshot.Dropped)
+		d.Add("late_iterations", d.Snapshot.Late)
 	}
 	ss := r.ServiceStats()
 	if ss == nil {

@@ -77,6 +77,35 @@ func TestCommandArrivalRateDrops(t *testing.T) {
 	assert.InDelta(t, 200, svc.P99Ms, 100)
 }
 
+// --arrival-wait lets the iterations that find no free user wait for one:
+// with 2 users of 200 ms at 20/s nothing is dropped, the iterations that
+// waited are counted as late, and their latency (from the intended start)
+// includes the wait while their service time does not.
+func TestCommandArrivalWait(t *testing.T) {
+	slow := &locust.UserType{Name: "Slow", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		return u.Measure(ctx, "GET", "/slow", func(ctx context.Context) (int64, error) {
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return 1, nil
+		})
+	})}
+	code, r, rd, out := openCommand(t, slow, "--arrival-rate", "30", "--max-users", "2", "--arrival-wait", "5s", "-t", "2s")
+	require.Equal(t, 0, code, out)
+	s := r.Snapshot()
+	assert.Positive(t, s.Late, "2 users of 100 ms serve 20 of the 30 due each second: the rest wait")
+	assert.Contains(t, out, "started late")
+	_, extra := rd.Extra()
+	assert.Equal(t, s.Late, extra["late_iterations"])
+	assert.InDelta(t, 60, float64(r.Iterations()+s.Dropped), 2, "started + dropped is what was due")
+	e, ok := s.Entry("GET", "/slow")
+	require.True(t, ok)
+	svc, ok := extra["service_time"].(shape.ServiceTime)
+	require.True(t, ok)
+	assert.Greater(t, float64(e.Max)/1e6, svc.MaxMs+200, "the waits show in the latency, not in the service time")
+}
+
 // --arrival-rate with --stages makes the targets rates, ramped from the
 // arrival rate: 0 to 100 per second over 1 s, held 1 s: 50 + 100 due,
 // exactly, and the first at 0.
@@ -100,7 +129,10 @@ func TestCommandArrivalRateBadFlagsExit2(t *testing.T) {
 		{[]string{"--arrival-rate", "10"}, "needs --max-users"},
 		{[]string{"--max-users", "10"}, "give both"},
 		{[]string{"--arrival-rate", "-1", "--max-users", "1"}, "--arrival-rate"},
-		{[]string{"--arrival-rate", "10", "--max-users", "1", "--find-capacity"}, "not supported"},
+		{[]string{"--arrival-rate", "10", "--max-users", "1", "--find-capacity"}, "at least one threshold"},
+		{[]string{"--arrival-rate", "10", "--max-users", "1", "--find-capacity", "--stages", "1s:20"}, "choose one"},
+		{[]string{"--arrival-wait", "1s"}, "give --arrival-rate too"},
+		{[]string{"--arrival-rate", "10", "--max-users", "1", "--arrival-wait", "soon"}, "--arrival-wait"},
 	} {
 		start := time.Now()
 		code, _, _, out := openCommand(t, nil, append([]string{"-t", "30s"}, c.args...)...)

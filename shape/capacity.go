@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -13,14 +15,15 @@ import (
 	"github.com/golocust/locust/threshold"
 )
 
-// Search is a capacity search: it steps the users of a running test up,
-// holds each step until its throughput is stable, evaluates the
-// thresholds on what happened during the step, and stops at the first step
-// that breaks them, or when the load generator itself runs short of CPU
-// (locust.Events.LoadWarning), which is reported as the generator's limit,
-// never as the target's. The zero value of every field but Thresholds
-// means its default. A Search is plain data: safe to copy, and Run is safe
-// for concurrent use on different runners.
+// Search is a capacity search: it steps the users of a running test up
+// (or the arrival rate of an open-model test), holds each step until its
+// throughput is stable, evaluates the thresholds on what happened during
+// the step, and stops at the first step that breaks them, or when the load
+// generator itself runs short of CPU (locust.Events.LoadWarning), which is
+// reported as the generator's limit, never as the target's. The zero
+// value of every field but Thresholds means its default. A Search is plain
+// data: safe to copy, and Run is safe for concurrent use on different
+// runners.
 type Search struct {
 	// Thresholds are what each step must hold (at least one).
 	Thresholds []threshold.Threshold
@@ -34,6 +37,17 @@ type Search struct {
 	// SpawnRate is how fast each step's users start (per second); 0 means
 	// at once.
 	SpawnRate float64
+	// StartRate, StepRate and MaxRate are for a runner of the open model
+	// (locust.Config.ArrivalRate above 0), whose search steps the arrival
+	// rate (iterations per second) instead of the users: StartRate is the
+	// first step's rate (0 means the runner's rate when Run is called, or
+	// StepRate when that is 0),
+	// StepRate what each step adds (0 means 10), and MaxRate ends the
+	// search when the next step would pass it (0 means no maximum). The
+	// users fields are not used then. A step of the open model that drops
+	// an iteration (no user of the runner's MaxUsers was free) does not
+	// hold, whatever its thresholds say.
+	StartRate, StepRate, MaxRate float64
 	// Warnings, if not nil, delivers signs that the generator itself ran
 	// short, besides the runner's LoadWarning event (a program's own check
 	// of its resources, say); each ends the search as the generator's
@@ -59,7 +73,14 @@ type Search struct {
 // Step is what one step of a capacity search measured. Times are in
 // milliseconds. It is plain data.
 type Step struct {
+	// Users is the step's users; 0 for a step of the open model.
 	Users int `json:"users"`
+	// Rate is the step's arrival rate (iterations per second) in a search
+	// of the open model; 0 for a step of users.
+	Rate float64 `json:"arrival_rate,omitempty"`
+	// Dropped is the iterations of the open model dropped during the
+	// step's windows (none may be for the step to hold).
+	Dropped int64 `json:"dropped_iterations,omitempty"`
 	// Running is the number of users running at the end of the step (the
 	// target Users unless users ended on their own).
 	Running   int     `json:"running_users"`
@@ -125,8 +146,14 @@ func (s Search) withDefaults() Search {
 	if s.Tolerance <= 0 {
 		s.Tolerance = 0.1
 	}
+	if s.StepRate <= 0 {
+		s.StepRate = 10
+	}
 	return s
 }
+
+// badRate is true for a rate that is negative or not a number.
+func badRate(x float64) bool { return x < 0 || math.IsNaN(x) || math.IsInf(x, 0) }
 
 // Validate reports a search that cannot run.
 func (s Search) Validate() error {
@@ -137,11 +164,16 @@ func (s Search) Validate() error {
 		return fmt.Errorf("capacity search: users must be at least 0")
 	case s.SpawnRate < 0:
 		return fmt.Errorf("capacity search: negative spawn rate %g", s.SpawnRate)
+	case badRate(s.StartRate) || badRate(s.StepRate) || badRate(s.MaxRate):
+		return fmt.Errorf("capacity search: arrival rates must be numbers at least 0")
 	case s.Settle < 0 || s.Hold < 0:
 		return fmt.Errorf("capacity search: negative settle or hold time")
 	}
 	if d := s.withDefaults(); d.MaxUsers > 0 && d.StartUsers > d.MaxUsers {
 		return fmt.Errorf("capacity search: start users %d above the maximum %d", d.StartUsers, d.MaxUsers)
+	}
+	if s.MaxRate > 0 && s.StartRate > s.MaxRate {
+		return fmt.Errorf("capacity search: start rate %g above the maximum %g", s.StartRate, s.MaxRate)
 	}
 	return nil
 }
@@ -186,33 +218,53 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 	stopped := func() *Result {
 		res.Reason = "the test stopped before a step broke a threshold"
 		if res.Capacity >= 0 {
-			res.Reason += fmt.Sprintf("; the capacity is at least %d users", res.Steps[res.Capacity].Users)
+			res.Reason += fmt.Sprintf("; the capacity is at least %s", res.Steps[res.Capacity].Load())
 		}
 		return res
 	}
-	for users := s.StartUsers; ; users += s.StepUsers {
-		if s.MaxUsers > 0 && users > s.MaxUsers {
-			res.Reason = fmt.Sprintf("every step held up to the maximum of %d users: the capacity is at least that", s.MaxUsers)
-			return res, nil
+	open := r.Config().ArrivalRate > 0
+	if open && s.StartRate == 0 {
+		s.StartRate = r.ArrivalRate()
+		if s.StartRate <= 0 {
+			s.StartRate = s.StepRate
 		}
-		if err := r.SetUsers(users, s.SpawnRate); err != nil {
-			return nil, err
-		}
-		// wait for the step's users (a bounded wait: users that end on
-		// their own or fixed counts may keep the count from the target)
-		spawn := 10 * time.Second
-		if s.SpawnRate > 0 {
-			spawn += time.Duration(float64(s.StepUsers+s.StartUsers) / s.SpawnRate * float64(time.Second))
-		}
-		for deadline := time.Now().Add(spawn); r.UserCount() != users && time.Now().Before(deadline); {
-			if !sleep(20 * time.Millisecond) {
-				return stopped(), nil
+	}
+	for i := 0; ; i++ {
+		users, rate := s.StartUsers+i*s.StepUsers, 0.0
+		if open {
+			users, rate = 0, s.StartRate+float64(i)*s.StepRate
+			if s.MaxRate > 0 && rate > s.MaxRate*(1+1e-9) {
+				res.Reason = fmt.Sprintf("every step held up to the maximum of %s: the capacity is at least that", Step{Rate: s.MaxRate}.Load())
+				return res, nil
+			}
+			if err := r.SetArrivalRate(rate, 0); err != nil {
+				return nil, err
+			}
+		} else {
+			if s.MaxUsers > 0 && users > s.MaxUsers {
+				res.Reason = fmt.Sprintf("every step held up to the maximum of %d users: the capacity is at least that", s.MaxUsers)
+				return res, nil
+			}
+			if err := r.SetUsers(users, s.SpawnRate); err != nil {
+				return nil, err
+			}
+			// wait for the step's users (a bounded wait: users that end on
+			// their own or fixed counts may keep the count from the target)
+			spawn := 10 * time.Second
+			if s.SpawnRate > 0 {
+				spawn += time.Duration(float64(s.StepUsers+s.StartUsers) / s.SpawnRate * float64(time.Second))
+			}
+			for deadline := time.Now().Add(spawn); r.UserCount() != users && time.Now().Before(deadline); {
+				if !sleep(20 * time.Millisecond) {
+					return stopped(), nil
+				}
 			}
 		}
 		if !sleep(s.Settle) {
 			return stopped(), nil
 		}
 		prev := takeMark(r)
+		first := prev
 		var step Step
 		lastRPS := -1.0
 		for w := 0; w < s.Windows; w++ {
@@ -222,6 +274,7 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 			cur := takeMark(r)
 			snap := between(prev, cur)
 			step = stepOf(users, snap, cur.snap.Time.Sub(prev.snap.Time))
+			step.Rate = rate
 			step.Running = r.UserCount()
 			results := threshold.Evaluate(s.Thresholds, snap)
 			step.Results = step.Results[:0]
@@ -229,6 +282,13 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 				step.Results = append(step.Results, Check{Threshold: rr.Threshold.String(), Actual: rr.ActualText, Pass: rr.Pass})
 			}
 			step.Pass = threshold.AllPass(results)
+			if open {
+				// every window of the step counts: the load was asked
+				// of all of them
+				step.Dropped = cur.snap.Dropped - first.snap.Dropped
+				step.Results = append(step.Results, Check{Threshold: noDrop, Actual: fmt.Sprint(step.Dropped), Pass: step.Dropped == 0})
+				step.Pass = step.Pass && step.Dropped == 0
+			}
 			step.Stable = s.Windows == 1 || (lastRPS > 0 && abs(step.RPS-lastRPS) <= s.Tolerance*lastRPS)
 			if step.Stable {
 				break
@@ -243,7 +303,7 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 				s.OnStep(step)
 			}
 			res.GeneratorLimited = true
-			res.Reason = fmt.Sprintf("the load generator ran short of CPU at %d users (%s): that is the generator's limit, not the target's", users, describeWarning(*w))
+			res.Reason = fmt.Sprintf("the load generator ran short of CPU at %s (%s): that is the generator's limit, not the target's", step.Load(), describeWarning(*w))
 			return res, nil
 		}
 		res.Steps = append(res.Steps, step)
@@ -258,11 +318,24 @@ func (s Search) Run(ctx context.Context, r *locust.Runner) (*Result, error) {
 					failed = append(failed, fmt.Sprintf("%q was %s", rr.Threshold, rr.Actual))
 				}
 			}
-			res.Reason = fmt.Sprintf("%d users broke %s", users, strings.Join(failed, ", "))
+			res.Reason = fmt.Sprintf("%s broke %s", step.Load(), strings.Join(failed, ", "))
 			return res, nil
 		}
 		res.Capacity = len(res.Steps) - 1
 	}
+}
+
+// noDrop is the check every step of the open model makes besides the
+// thresholds: no iteration was dropped.
+const noDrop = "no dropped iteration"
+
+// Load is the step's load as the search's lines and tables write it:
+// "8 users", or "120 iterations/s" for a step of the open model.
+func (s Step) Load() string {
+	if s.Rate > 0 {
+		return strconv.FormatFloat(s.Rate, 'f', -1, 64) + " iterations/s"
+	}
+	return fmt.Sprintf("%d users", s.Users)
 }
 
 func abs(x float64) float64 {
@@ -302,7 +375,12 @@ func (res *Result) Print(w io.Writer) {
 	fmt.Fprintln(w, res.Summary())
 	fmt.Fprintf(w, "Capacity search ended: %s\n", res.Reason)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step\tusers\treq/s\tfail%\tavg ms\tp50 ms\tp95 ms\tp99 ms\tstable\tthresholds\t")
+	open := len(res.Steps) > 0 && res.Steps[0].Rate > 0
+	if open {
+		fmt.Fprintln(tw, "step\titer/s\tdropped\treq/s\tfail%\tavg ms\tp50 ms\tp95 ms\tp99 ms\tstable\tthresholds\t")
+	} else {
+		fmt.Fprintln(tw, "step\tusers\treq/s\tfail%\tavg ms\tp50 ms\tp95 ms\tp99 ms\tstable\tthresholds\t")
+	}
 	for i, s := range res.Steps {
 		verdict := "pass"
 		switch {
@@ -311,8 +389,12 @@ func (res *Result) Print(w io.Writer) {
 		case !s.Pass:
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%v\t%s\t\n",
-			i+1, s.Users, s.RPS, 100*s.FailRatio, s.AvgMs, s.P50Ms, s.P95Ms, s.P99Ms, s.Stable, verdict)
+		load := strconv.Itoa(s.Users)
+		if open {
+			load = strconv.FormatFloat(s.Rate, 'f', -1, 64) + "\t" + strconv.FormatInt(s.Dropped, 10)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%v\t%s\t\n",
+			i+1, load, s.RPS, 100*s.FailRatio, s.AvgMs, s.P50Ms, s.P95Ms, s.P99Ms, s.Stable, verdict)
 	}
 	_ = tw.Flush()
 }
@@ -322,7 +404,7 @@ func (res *Result) Summary() string {
 	var b strings.Builder
 	if res.Capacity >= 0 {
 		s := res.Steps[res.Capacity]
-		fmt.Fprintf(&b, "Capacity: %d users, %.1f req/s (p95 %.1f ms): the highest step that held every threshold", s.Users, s.RPS, s.P95Ms)
+		fmt.Fprintf(&b, "Capacity: %s, %.1f req/s (p95 %.1f ms): the highest step that held every threshold", s.Load(), s.RPS, s.P95Ms)
 	} else {
 		b.WriteString("Capacity: not found: no step held every threshold")
 	}

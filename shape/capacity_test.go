@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -138,6 +139,69 @@ func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
 	assert.Contains(t, text, "FAIL")
 	assert.Contains(t, text, "capacity step: 4 users")
 	assert.Contains(t, text, "capacity step: 5 users")
+}
+
+// The search over arrival rates finds a known capacity: 40 requests at
+// once, 400 ms each, is 100 requests/s. The rate steps 75, 84, 93, 102,
+// 111 per second: up to 93 the target keeps up (the latency, from each
+// iteration's intended start, is its 400 ms; a long service time leaves
+// each slot 30 ms of slack at 93/s, and the threshold 150 ms, against the
+// timers of a busy machine); from just above 100 its queue grows, and so
+// does the latency (by about 10 ms a second per request/s over).
+func TestCommandFindCapacityOfArrivalRates(t *testing.T) {
+	const k, service = 40, 400 * time.Millisecond
+	known := float64(k) / service.Seconds()
+	host := limitedServer(t, k, service)
+	var page []byte
+	search := func() (code int, text string, res *shape.Result) {
+		jsonFile := filepath.Join(t.TempDir(), "report.json")
+		htmlFile := filepath.Join(t.TempDir(), "report.html")
+		var out, errOut bytes.Buffer
+		c := run.Command(busyUser())
+		c.Stdout, c.Stderr = &out, &errOut
+		c.Getenv = func(string) string { return "" }
+		c.Signals = []os.Signal{syscall.SIGUSR2}
+		code = c.Run(context.Background(), []string{"--headless", "--only-summary", "-H", host, "-t", "40s",
+			"--arrival-rate", "75", "--max-users", "150",
+			"--find-capacity", "--capacity-step", "9", "--capacity-max", "150",
+			"--capacity-settle", "1s", "--capacity-hold", "1500ms",
+			"--threshold", "p95 < 550ms", "--json-file", jsonFile, "--html", htmlFile})
+		text = out.String() + errOut.String()
+		t.Log(text)
+		raw, err := os.ReadFile(jsonFile)
+		require.NoError(t, err)
+		var doc capacityDoc
+		require.NoError(t, json.Unmarshal(raw, &doc))
+		require.NotNil(t, doc.Extra.Capacity, "the JSON report has the capacity: %s", raw)
+		page, err = os.ReadFile(htmlFile)
+		require.NoError(t, err)
+		return code, text, doc.Extra.Capacity
+	}
+	code, text, res := search()
+	if res.GeneratorLimited {
+		t.Logf("the generator was short of CPU (%s); searching again", res.Reason)
+		code, text, res = search()
+	}
+	// the HTML report has the steps' table and chart
+	assert.Contains(t, string(page), `<section id="capacity">`)
+	assert.Contains(t, string(page), `<polyline class="p95"`)
+	assert.Contains(t, string(page), "75 iterations/s")
+	assert.Equal(t, 0, code, "a capacity was found\n%s", text)
+	require.GreaterOrEqual(t, res.Capacity, 0, "a step held: %+v", res)
+	require.GreaterOrEqual(t, res.Broke, 0, "a step broke: %+v", res)
+	held, broke := res.Steps[res.Capacity], res.Steps[res.Broke]
+	assert.InEpsilon(t, known, held.Rate, 0.10, "the rate found within 10%% of %g/s", known)
+	assert.InEpsilon(t, held.Rate, held.RPS, 0.10, "the target served the rate that held")
+	assert.GreaterOrEqual(t, broke.Rate, known, "the step that broke asked at least what the target serves")
+	assert.Zero(t, held.Dropped)
+	assert.Equal(t, 75.0, res.Steps[0].Rate, "the first step is --arrival-rate")
+	for _, st := range res.Steps {
+		assert.Zero(t, st.Users)
+	}
+	assert.Contains(t, text, fmt.Sprintf("Capacity: %g iterations/s", held.Rate))
+	assert.Contains(t, text, "capacity step: 75 iterations/s")
+	assert.Contains(t, text, "iterations dropped")
+	assert.Contains(t, text, "iter/s")
 }
 
 // A generator short of CPU ends the search as such, never as the target's

@@ -17,14 +17,15 @@ import (
 // Extension adds load shapes and the capacity search to locust.Command:
 //
 //	--stages LIST            duration:target pairs, e.g. 30s:10,2m:100,30s:0 (ramp to each target over each duration, then stop)
-//	--find-capacity          step the users up until a --threshold breaks; report the highest load that held
-//	--capacity-start N       users of the first step (default: --capacity-step)
-//	--capacity-step N        users added per step (default 10)
-//	--capacity-max N         stop stepping above N users (default: no maximum)
+//	--find-capacity          step the users (with --arrival-rate: the rate) up until a --threshold breaks; report the highest load that held
+//	--capacity-start N       users of the first step (default: --capacity-step); with --arrival-rate, its rate (default: --arrival-rate)
+//	--capacity-step N        users added per step (default 10); with --arrival-rate, iterations per second added
+//	--capacity-max N         stop stepping above N users (default: no maximum); with --arrival-rate, above N iterations per second
 //	--capacity-settle TIME   wait after a step's users all run before measuring (default 2s)
 //	--capacity-hold TIME     length of one measuring window (default 10s; up to 3 until stable)
 //	--arrival-rate R         open model: start R iterations per second (locust.Config.ArrivalRate); with --stages the targets are rates, ramped from R
 //	--max-users M            open model: at most M users run the iterations (required with --arrival-rate)
+//	--arrival-wait D         open model: an iteration finding no free user waits up to D for one (default 0: dropped)
 //
 // With --arrival-rate, iterations that find no free user are dropped: the
 // summary prints how many, and the report data gets "dropped_iterations"
@@ -32,7 +33,8 @@ import (
 // actual start, while the tables time them from their intended start).
 //
 // The capacity search evaluates the thresholds of the threshold Extension
-// given to NewExtension on each step; it prints a line naming the capacity
+// given to NewExtension on each step (with --arrival-rate it steps the rate,
+// and a step that drops an iteration does not hold); it prints a line naming the capacity
 // and a table per step, and adds the Result under the key "capacity" to the
 // report data (the "extra" object of --json/--json-file and the HTML
 // report). With --find-capacity the search decides the exit code: 0 when a
@@ -47,20 +49,21 @@ type Extension struct {
 	th   *threshold.Extension
 	warn chan locust.LoadWarning // GeneratorShort
 
-	fs      *flag.FlagSet
-	stages  string
-	find    bool
-	search  Search
-	settle  time.Duration
-	hold    time.Duration
-	arrival float64
-	maxUser int
-	code    LoadShape
-	parsed  LoadShape
-	cleanup []func()
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	result  *Result
+	fs          *flag.FlagSet
+	stages      string
+	find        bool
+	search      Search
+	settle      time.Duration
+	hold        time.Duration
+	arrival     float64
+	maxUser     int
+	arrivalWait time.Duration
+	code        LoadShape
+	parsed      LoadShape
+	cleanup     []func()
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	result      *Result
 }
 
 var (
@@ -139,13 +142,14 @@ func (c countFlag) Set(v string) error {
 func (e *Extension) Flags(fs *flag.FlagSet) {
 	e.fs = fs
 	fs.StringVar(&e.stages, "stages", "", "load shape: duration:target pairs, e.g. 30s:10,2m:100,30s:0 (ramp to each target over each duration, then stop)")
-	fs.BoolVar(&e.find, "find-capacity", false, "step the users up until a --threshold breaks, and report the highest load that held")
-	fs.Var(countFlag{&e.search.StartUsers}, "capacity-start", "users of the first capacity step (default: --capacity-step)")
-	fs.Var(countFlag{&e.search.StepUsers}, "capacity-step", "users added per capacity step (default 10)")
-	fs.Var(countFlag{&e.search.MaxUsers}, "capacity-max", "stop the capacity search above this many users (default: no maximum)")
+	fs.BoolVar(&e.find, "find-capacity", false, "step the users (with --arrival-rate: the arrival rate) up until a --threshold breaks, and report the highest load that held")
+	fs.Var(countFlag{&e.search.StartUsers}, "capacity-start", "users of the first capacity step (default: --capacity-step); with --arrival-rate, its rate (default: --arrival-rate)")
+	fs.Var(countFlag{&e.search.StepUsers}, "capacity-step", "users added per capacity step (default 10); with --arrival-rate, iterations per second added")
+	fs.Var(countFlag{&e.search.MaxUsers}, "capacity-max", "stop the capacity search above this many users (default: no maximum); with --arrival-rate, above this rate")
 	fs.Var(spanFlag{&e.settle}, "capacity-settle", "wait after a step's users all run before measuring (default 2s)")
 	fs.Float64Var(&e.arrival, "arrival-rate", 0, "open model: start this many iterations per second, each on a free user of at most --max-users (with --stages the targets are rates, ramped from this one)")
-	fs.Var(countFlag{&e.maxUser}, "max-users", "open model: most users that run the --arrival-rate iterations (required with it); an iteration finding none free is dropped")
+	fs.Var(countFlag{&e.maxUser}, "max-users", "open model: most users that run the --arrival-rate iterations (required with it); an iteration finding none free is dropped (or waits: --arrival-wait)")
+	fs.Var(spanFlag{&e.arrivalWait}, "arrival-wait", "open model: how long an iteration finding no free user may wait for one (then it starts late, and its requests' times include the wait, as wrk2's do) before it is dropped (default 0: dropped at once, as k6)")
 	fs.Var(spanFlag{&e.hold}, "capacity-hold", "length of one measuring window of a capacity step (default 10s; up to 3 windows until stable)")
 }
 
@@ -227,16 +231,32 @@ func (e *Extension) Start(ctx context.Context, r *locust.Runner, out io.Writer) 
 			case !st.Pass:
 				verdict = "broke a threshold"
 			}
-			fmt.Fprintf(out, "capacity step: %d users, %.1f req/s, p95 %.1f ms, %.2f%% failed: %s\n", st.Users, st.RPS, st.P95Ms, 100*st.FailRatio, verdict)
+			dropped := ""
+			if st.Rate > 0 {
+				dropped = fmt.Sprintf(", %d iterations dropped", st.Dropped)
+			}
+			fmt.Fprintf(out, "capacity step: %s, %.1f req/s, p95 %.1f ms, %.2f%% failed%s: %s\n", st.Load(), st.RPS, st.P95Ms, 100*st.FailRatio, dropped, verdict)
 		}
 		if e.th != nil {
 			s.Thresholds = e.th.Thresholds()
 		}
 		s.Warnings = e.warn
+		if e.arrival > 0 {
+			// the flags count iterations per second
+			s.StartRate, s.StepRate, s.MaxRate = float64(s.StartUsers), float64(s.StepUsers), float64(s.MaxUsers)
+			if s.StartRate == 0 {
+				s.StartRate = e.arrival
+			}
+			s.StartUsers, s.StepUsers, s.MaxUsers = 0, 0, 0
+		}
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("--find-capacity: %w", err)
 		}
-		if err := r.SetUsers(s.withDefaults().StartUsers, s.SpawnRate); err != nil {
+		if e.arrival > 0 {
+			if err := r.SetArrivalRate(s.StartRate, 0); err != nil {
+				return err
+			}
+		} else if err := r.SetUsers(s.withDefaults().StartUsers, s.SpawnRate); err != nil {
 			return err
 		}
 		run = func(ctx context.Context) {

@@ -3,6 +3,7 @@ package shape_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,8 @@ func TestSearchValidate(t *testing.T) {
 		{shape.Search{Thresholds: ts, SpawnRate: -1}, "negative spawn rate"},
 		{shape.Search{Thresholds: ts, Hold: -time.Second}, "negative"},
 		{shape.Search{Thresholds: ts, StartUsers: 10, MaxUsers: 5}, "above the maximum"},
+		{shape.Search{Thresholds: ts, StepRate: -1}, "arrival rates"},
+		{shape.Search{Thresholds: ts, StartRate: 10, MaxRate: 5}, "above the maximum"},
 	} {
 		err := c.s.Validate()
 		if assert.Error(t, err) {
@@ -130,4 +133,71 @@ func TestSearchOnStepShowsProgress(t *testing.T) {
 		OnStep: func(s shape.Step) { seen = append(seen, s.Users) }})
 	assert.Equal(t, []int{1, 2, 3}, seen)
 	assert.Len(t, res.Steps, 3)
+}
+
+// runRateSearch runs s on an open-model runner (starting at 1 iteration/s)
+// of at most maxUsers users whose iterations record one request after
+// sleeping d.
+func runRateSearch(t *testing.T, s shape.Search, maxUsers int, d time.Duration) *shape.Result {
+	t.Helper()
+	typ := &locust.UserType{Name: "Sleepy", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+		u.RecordSuccess("GET", "/s", d, 1)
+		return nil
+	})}
+	r, err := locust.NewRunner(locust.Config{ArrivalRate: 1, MaxUsers: maxUsers, Logger: slog.New(slog.DiscardHandler)}, typ)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	for r.State() == locust.StateReady {
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := s.Run(context.Background(), r)
+	r.Stop()
+	require.NoError(t, <-done)
+	require.NoError(t, err)
+	return res
+}
+
+// On an open-model runner the search steps the arrival rate, and a step
+// that drops iterations does not hold even when its thresholds do: 10
+// users of 20 ms iterations run at most 500 a second, so 50/s holds and
+// 650/s drops.
+func TestSearchStepsArrivalRate(t *testing.T) {
+	ts, err := threshold.ParseAll([]string{"p95 < 10s"})
+	require.NoError(t, err)
+	res := runRateSearch(t, shape.Search{Thresholds: ts, StartRate: 50, StepRate: 600, Settle: 100 * time.Millisecond, Hold: 400 * time.Millisecond, Windows: 1}, 10, 20*time.Millisecond)
+	require.Len(t, res.Steps, 2, "%+v", res)
+	held, broke := res.Steps[0], res.Steps[1]
+	assert.Equal(t, 0, res.Capacity)
+	assert.Equal(t, 1, res.Broke)
+	assert.Equal(t, 50.0, held.Rate)
+	assert.Equal(t, 650.0, broke.Rate)
+	assert.Zero(t, held.Users, "a step of rates has no users target")
+	assert.InEpsilon(t, 50, held.RPS, 0.15)
+	assert.Zero(t, held.Dropped)
+	assert.Positive(t, broke.Dropped)
+	require.Len(t, broke.Results, 2, "the threshold and the drop check")
+	assert.True(t, broke.Results[0].Pass, "the threshold held")
+	assert.False(t, broke.Results[1].Pass)
+	assert.Contains(t, res.Reason, `650 iterations/s broke "no dropped iteration" was `)
+	assert.Contains(t, res.Summary(), "Capacity: 50 iterations/s")
+	var b strings.Builder
+	res.Print(&b)
+	assert.Contains(t, b.String(), "iter/s  dropped")
+}
+
+// The maximum rate ends a search of rates whose every step held.
+func TestSearchMaxRate(t *testing.T) {
+	ts, err := threshold.ParseAll([]string{"p95 < 10s"})
+	require.NoError(t, err)
+	res := runRateSearch(t, shape.Search{Thresholds: ts, StartRate: 20, StepRate: 20, MaxRate: 50, Settle: 20 * time.Millisecond, Hold: 200 * time.Millisecond, Windows: 1}, 10, time.Millisecond)
+	require.Len(t, res.Steps, 2)
+	assert.Equal(t, []float64{20, 40}, []float64{res.Steps[0].Rate, res.Steps[1].Rate})
+	assert.Equal(t, 1, res.Capacity)
+	assert.Equal(t, -1, res.Broke)
+	assert.Contains(t, res.Reason, "maximum of 50 iterations/s")
 }

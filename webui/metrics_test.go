@@ -76,7 +76,7 @@ func TestMetrics(t *testing.T) {
 		_, body, _ := get(t, u.url+"/exceptions")
 		return strings.Contains(body, "user code broke")
 	}, 10*time.Second, 20*time.Millisecond)
-	_, _, _ = get(t, u.url+"/stop")
+	_, _ = post(t, u.url+"/stop", nil, nil)
 	m := waitFor(t, u.url, "stopped", func(m map[string]any) bool { return m["state"] == "stopped" })
 	fams = scrape(t, u.url+"/metrics")
 	for _, r := range m["stats"].([]any) {
@@ -129,7 +129,7 @@ func TestMetricsCapManyNames(t *testing.T) {
 	code, body := post(t, u.url+"/swarm", map[string][]string{"user_count": {"1"}, "spawn_rate": {"100"}}, nil)
 	require.Equal(t, http.StatusOK, code, body)
 	waitFor(t, u.url, "30 names", func(m map[string]any) bool { return len(m["stats"].([]any)) == 31 })
-	_, _, _ = get(t, u.url+"/stop")
+	_, _ = post(t, u.url+"/stop", nil, nil)
 	m := waitFor(t, u.url, "stopped", func(m map[string]any) bool { return m["state"] == "stopped" })
 	fams := scrape(t, u.url+"/metrics")
 	assert.Len(t, fams["locust_requests_total"].Metric, 11, "10 names and (other)")

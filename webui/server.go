@@ -41,8 +41,8 @@ func (e *Extension) Handler() http.Handler {
 	mux.HandleFunc("GET /exceptions", e.exceptions)
 	mux.HandleFunc("GET /config", e.config)
 	mux.HandleFunc("POST /swarm", e.sameOrigin(e.swarm))
-	mux.HandleFunc("/stop", e.sameOrigin(e.stop))
-	mux.HandleFunc("/stats/reset", e.sameOrigin(e.reset))
+	mux.HandleFunc("/stop", e.postOnly(e.sameOrigin(e.stop)))
+	mux.HandleFunc("/stats/reset", e.postOnly(e.sameOrigin(e.reset)))
 	mux.Handle("GET /metrics", e.MetricsHandler())
 	return e.guard(mux)
 }
@@ -462,26 +462,33 @@ func (e *Extension) swarm(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Swarming started", "host": host})
 }
 
-// stop is Locust's /stop (GET or POST).
-func (e *Extension) stop(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "use GET or POST", http.StatusMethodNotAllowed)
-		return
+// postOnly refuses every method but POST on an endpoint that changes the
+// state. Locust 2.12 also took GET on /stop and /stats/reset; a GET can be
+// sent by any page a browser shows (an image of another site pointing
+// here), and old browsers say nothing of where it came from, so the answer
+// says what to send instead.
+func (e *Extension) postOnly(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, fmt.Sprintf("%s changes the test: send it as POST (curl -X POST http://HOST:PORT%s); unlike Locust 2.12, GET is refused so that another site's page cannot send it", r.URL.Path, r.URL.Path), http.StatusMethodNotAllowed)
+			return
+		}
+		next(w, r)
 	}
+}
+
+// stop is Locust's /stop, by POST only (see postOnly).
+func (e *Extension) stop(w http.ResponseWriter, r *http.Request) {
 	if cur := e.current(); cur != nil {
 		cur.Stop()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Test stopped"})
 }
 
-// reset is Locust's /stats/reset (GET or POST): it answers "ok".
+// reset is Locust's /stats/reset, by POST only (see postOnly): it answers
+// "ok".
 func (e *Extension) reset(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "use GET or POST", http.StatusMethodNotAllowed)
-		return
-	}
 	if cur := e.current(); cur != nil {
 		cur.Stats().Reset()
 	}

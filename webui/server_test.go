@@ -145,10 +145,16 @@ func TestEndpointsInLocustShapes(t *testing.T) {
 	assert.Len(t, hist.Names, 2)
 
 	code, body, _ = get(t, u.url+"/stats/reset")
+	assert.Equal(t, http.StatusMethodNotAllowed, code, "GET changes nothing")
+	assert.Contains(t, body, "send it as POST")
+	code, body = post(t, u.url+"/stats/reset", nil, nil)
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "ok", body)
 
-	code, body, _ = get(t, u.url+"/stop")
+	code, _, _ = get(t, u.url+"/stop")
+	assert.Equal(t, http.StatusMethodNotAllowed, code)
+	assert.Equal(t, "running", statsRequests(t, u.url)["state"], "a GET /stop stopped nothing")
+	code, body = post(t, u.url+"/stop", nil, nil)
 	assert.Equal(t, http.StatusOK, code)
 	assert.JSONEq(t, `{"success": true, "message": "Test stopped"}`, body)
 	waitFor(t, u.url, "stopped", func(m map[string]any) bool { return m["state"] == "stopped" })

@@ -2,7 +2,9 @@
 // locust.Config.ArrivalRate with a task that does no I/O, so that what it
 // measures is the schedule itself, and prints the iterations asked
 // (rate × run time), started and dropped, the started ones in every 1 s
-// window against the rate, and the spread of the gaps between starts.
+// window against the rate, the spread of the gaps between starts, the share
+// of starts bunched (less than a tenth of the asked gap after the one before)
+// and the process CPU.
 //
 // Usage: go run ./bench/arrival [-rate 5000] [-t 20s] [-max-users 100]
 package main
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/bench/internal/measure"
 )
 
 func main() {
@@ -51,12 +54,15 @@ func run(rate float64, runTime time.Duration, maxUsers int) error {
 		return err
 	}
 	r.Events().TestStart.Add(func(r *locust.Runner) { t0.Store(r.StartTime().UnixNano()) })
+	cpu0, wall0 := measure.CPU(), time.Now()
 	if err := r.Run(context.Background()); err != nil {
 		return err
 	}
+	cpu, wall := measure.CPU()-cpu0, time.Since(wall0)
 	started, dropped := r.Iterations(), r.Snapshot().Dropped
 	fmt.Printf("rate %g/s for %s, at most %d users\n", rate, runTime, maxUsers)
 	fmt.Printf("asked %d, started %d, dropped %d, started+dropped-asked %+d\n", asked, started, dropped, started+dropped-asked)
+	fmt.Printf("process CPU %.1f%% of one core (%s over %s)\n", 100*cpu.Seconds()/wall.Seconds(), cpu.Round(time.Millisecond), wall.Round(time.Millisecond))
 	got := starts[:min(n.Load(), int64(len(starts)))]
 	slices.Sort(got)
 	// started per 1 s window, against the rate
@@ -85,9 +91,17 @@ func run(rate float64, runTime time.Duration, maxUsers int) error {
 	}
 	mean := sum / float64(len(gaps))
 	sd := math.Sqrt(max(0, sq/float64(len(gaps))-mean*mean))
+	// bunched: starts less than a tenth of the asked gap after the one before
+	bunched := 0
+	for _, g := range gaps {
+		if g < 1e5/rate {
+			bunched++
+		}
+	}
 	slices.Sort(gaps)
 	q := func(p float64) float64 { return gaps[min(len(gaps)-1, int(p*float64(len(gaps))))] }
 	fmt.Printf("gaps between starts (µs): asked %.1f, mean %.1f, sd %.1f, p1 %.1f, p50 %.1f, p99 %.1f, max %.1f\n",
 		1e6/rate, mean, sd, q(0.01), q(0.5), q(0.99), gaps[len(gaps)-1])
+	fmt.Printf("bunched (gap under a tenth of the asked %.1f µs): %.1f%% of starts\n", 1e6/rate, 100*float64(bunched)/float64(len(gaps)))
 	return nil
 }

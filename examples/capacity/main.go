@@ -12,6 +12,13 @@
 //
 //	go run ./examples/capacity --capacity-step 4 --threshold "p99 < 50ms" --json-file capacity.json
 //
+// With --arrival-rate the search steps the arrival rate instead of the
+// users (the open model: --capacity-start, --capacity-step and
+// --capacity-max count iterations per second, and a step that drops an
+// iteration does not hold):
+//
+//	go run ./examples/capacity --arrival-rate 200 --max-users 100 --capacity-start 200 --capacity-step 40 --capacity-max 600
+//
 // The search prints a line "Capacity: N users, R req/s ..." and a table of
 // throughput and latency per step; --json-file and --html carry the same
 // table under "capacity". A search that stops because this machine ran

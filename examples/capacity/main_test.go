@@ -71,3 +71,35 @@ func TestFindsTheDemoCapacity(t *testing.T) {
 	assert.Equal(t, maxInFlight, c.Steps[c.Capacity].Users)
 	assert.InDelta(t, rps, c.Steps[c.Capacity].RPS, 0.1)
 }
+
+// With --arrival-rate the example steps the rate, as the README shows, and
+// finds the same capacity within 10%: from 300 iterations/s by 30, the
+// step at 360 holds (the target's 8 slots are 90% busy) and the search
+// ends by 420, where the target's queue grows and iterations are dropped.
+func TestFindsTheDemoCapacityByArrivalRate(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "capacity")
+	out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "--arrival-rate", "300", "--max-users", "100",
+		"--capacity-start", "300", "--capacity-step", "30", "--capacity-max", "600",
+		"--capacity-settle", "500ms", "--capacity-hold", "1s")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	text := stdout.String() + stderr.String()
+	require.NoError(t, err, text)
+	if regexp.MustCompile(`ran short of CPU`).MatchString(text) {
+		t.Skipf("this machine ran short of CPU before the target's capacity (reported as such):\n%s", text)
+	}
+	m := regexp.MustCompile(`Capacity: ([0-9.]+) iterations/s, ([0-9.]+) req/s`).FindStringSubmatch(text)
+	require.NotNil(t, m, "a line names the capacity:\n%s", text)
+	rate, _ := strconv.ParseFloat(m[1], 64)
+	rps, _ := strconv.ParseFloat(m[2], 64)
+	known := maxInFlight / serviceTime.Seconds()
+	assert.InDelta(t, known, rate, known/10, "within 10%% of the known %g/s\n%s", known, text)
+	assert.InEpsilon(t, rate, rps, 0.05, "the target served the rate that held\n%s", text)
+	assert.Contains(t, text, "iterations dropped")
+}
