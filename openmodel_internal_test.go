@@ -21,7 +21,9 @@ func benchUser(tb testing.TB, open bool) *User {
 	u := &User{runner: r, plan: r.plans[typ], heapIdx: -1}
 	if open {
 		u.open = &openUser{iterCh: make(chan int64, 1)}
+		// an iteration that started 5 ms late
 		u.open.intended.Store(max(r.sleepers.now()-int64(5*time.Millisecond), 1))
+		u.open.late.Store(int64(5 * time.Millisecond))
 	}
 	return u
 }
@@ -37,7 +39,7 @@ func TestRecordOpenNoAlloc(t *testing.T) {
 	}
 }
 
-// The intended start moves the latency, not the service time.
+// The iteration's lateness moves the latency, not the service time.
 func TestRecordOpenTimesFromIntendedStart(t *testing.T) {
 	u := benchUser(t, true)
 	u.Record(Request{Type: "GET", Name: "/", Start: time.Now(), Duration: time.Millisecond})
