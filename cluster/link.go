@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -28,6 +29,7 @@ type link struct {
 	quit   chan struct{} // closed by close: the reader stops delivering
 	bad    func(error)   // called for each frame that does not decode
 	tcp    *net.TCPConn  // the connection, to ask the kernel what is unsent
+	closed sync.Once
 }
 
 // dialLink connects once (no retry) and starts the reader.
@@ -112,7 +114,9 @@ func (l *link) delivered() bool {
 
 // close closes the socket and waits for the reader.
 func (l *link) close() {
-	close(l.quit)
-	l.sock.Close()
+	l.closed.Do(func() {
+		close(l.quit)
+		l.sock.Close()
+	})
 	<-l.done
 }
