@@ -47,6 +47,7 @@ type htmlView struct {
 	Users       int
 	Total       locust.EntryStats
 	CutShort    int64
+	Rounded     int64 // requests merged from Locust's rounded buckets (Snapshot.RoundedRequests)
 	TotalRPS    float64
 	TotalFPS    float64
 	P95, P99    time.Duration
@@ -108,6 +109,7 @@ func WriteHTML(w io.Writer, in ReportInput) error {
 		Users:      in.users(),
 		Total:      s.Total,
 		CutShort:   s.CutShort,
+		Rounded:    s.RoundedRequests,
 		TotalRPS:   s.Total.TotalRPS(s.Total),
 		TotalFPS:   s.Total.TotalFailPerSec(s.Total),
 		Failures:   s.Errors,

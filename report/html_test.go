@@ -305,3 +305,16 @@ func TestHTMLEscapesNames(t *testing.T) {
 	assert.NotContains(t, b.String(), "<script>alert(1)")
 	assert.Contains(t, b.String(), "&lt;script&gt;alert(1)")
 }
+
+// A report whose requests came partly from Python workers' rounded
+// buckets says so above the percentiles; one without says nothing.
+func TestHTMLSaysWhichPercentilesAreRounded(t *testing.T) {
+	_, s := fixture(t, locust.StatsOptions{})
+	var b bytes.Buffer
+	require.NoError(t, WriteHTML(&b, ReportInput{Snapshot: s}))
+	assert.NotContains(t, b.String(), "rounded buckets")
+	s.RoundedRequests = 1234
+	b.Reset()
+	require.NoError(t, WriteHTML(&b, ReportInput{Snapshot: s}))
+	assert.Contains(t, b.String(), "1\u202f234 of the requests came from Python workers' rounded buckets")
+}
