@@ -107,17 +107,7 @@ func TestArrivalRateEvenlySpaced(t *testing.T) {
 func TestArrivalRateTargetStall(t *testing.T) {
 	const rate, stallAt, stall = 200, 1500 * time.Millisecond, time.Second
 	var t0 atomic.Int64
-	typ := &locust.UserType{Name: "stalled", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
-		start := time.Now()
-		if el := time.Duration(start.UnixNano() - t0.Load()); el >= stallAt && el < stallAt+stall {
-			select {
-			case <-time.After(stallAt + stall - el):
-			case <-ctx.Done():
-			}
-		}
-		u.Record(locust.Request{Type: "GET", Name: "/", Start: start, Duration: time.Since(start) + time.Millisecond})
-		return nil
-	})}
+	typ := stalledType(&t0, stallAt, stall)
 	r := newRunner(t, locust.Config{ArrivalRate: rate, MaxUsers: 4, RunTime: 4 * time.Second}, typ)
 	r.Events().TestStart.Add(func(r *locust.Runner) { t0.Store(r.StartTime().UnixNano()) })
 	run(t, r)
@@ -145,17 +135,7 @@ func TestArrivalRateTargetStall(t *testing.T) {
 func TestArrivalWaitShowsATargetStall(t *testing.T) {
 	const rate, stallAt, stall = 200, 1500 * time.Millisecond, time.Second
 	var t0 atomic.Int64
-	typ := &locust.UserType{Name: "stalled", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
-		start := time.Now()
-		if el := time.Duration(start.UnixNano() - t0.Load()); el >= stallAt && el < stallAt+stall {
-			select {
-			case <-time.After(stallAt + stall - el):
-			case <-ctx.Done():
-			}
-		}
-		u.Record(locust.Request{Type: "GET", Name: "/", Start: start, Duration: time.Since(start) + time.Millisecond})
-		return nil
-	})}
+	typ := stalledType(&t0, stallAt, stall)
 	r := newRunner(t, locust.Config{ArrivalRate: rate, MaxUsers: 4, ArrivalWait: 2 * time.Second, RunTime: 4 * time.Second}, typ)
 	r.Events().TestStart.Add(func(r *locust.Runner) { t0.Store(r.StartTime().UnixNano()) })
 	run(t, r)
@@ -191,6 +171,23 @@ func TestArrivalWaitIsBounded(t *testing.T) {
 	assert.Less(t, e.Max, 200*time.Millisecond+50*time.Millisecond+100*time.Millisecond, "no iteration waited much past the limit")
 	_, err := locust.NewRunner(quiet(locust.Config{ArrivalWait: time.Second}), openType(0, nil, nil))
 	assert.ErrorContains(t, err, "arrival wait is for the open model")
+}
+
+// stalledType's task answers in 1 ms, except that a target stall from
+// stallAt to stallAt+stall after *t0 (unix ns) holds every request that
+// starts in it until the stall ends.
+func stalledType(t0 *atomic.Int64, stallAt, stall time.Duration) *locust.UserType {
+	return &locust.UserType{Name: "stalled", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+		start := time.Now()
+		if el := time.Duration(start.UnixNano() - t0.Load()); el >= stallAt && el < stallAt+stall {
+			select {
+			case <-time.After(stallAt + stall - el):
+			case <-ctx.Done():
+			}
+		}
+		u.Record(locust.Request{Type: "GET", Name: "/", Start: start, Duration: time.Since(start) + time.Millisecond})
+		return nil
+	})}
 }
 
 // With a slow task and a small pool, the iterations that find no free user
