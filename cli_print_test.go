@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golocust/locust"
+	"github.com/golocust/locust/internal/testutil"
 )
 
 // --show-task-ratio prints Locust 2.12.1's layout, with the names the
@@ -65,7 +66,7 @@ func TestCommandLogfileAndSkipLogSetup(t *testing.T) {
 	assert.Equal(t, locust.ExitUsage, res.code)
 	assert.Contains(t, res.stderr, "loadtest: error: --logfile: open ")
 
-	var own syncBuffer
+	var own testutil.Buffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(&own, nil)))
 	defer slog.SetDefault(prev)

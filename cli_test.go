@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golocust/locust"
+	"github.com/golocust/locust/internal/testutil"
 )
 
 type cmdResult struct {
@@ -26,7 +27,7 @@ type cmdResult struct {
 // runCmd runs c with args and the environment env (never the process's).
 func runCmd(t *testing.T, c *locust.Command, env map[string]string, args ...string) cmdResult {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb testutil.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	c.Getenv = func(k string) string { return env[k] }
 	if c.Dir == "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golocust/locust"
+	"github.com/golocust/locust/internal/testutil"
 )
 
 // openType is a user type whose task records one request per iteration
@@ -200,7 +201,7 @@ func TestArrivalRateDrops(t *testing.T) {
 	assert.InDelta(t, 100, float64(started+s.Dropped), 3, "started %d + dropped %d", started, s.Dropped)
 	assert.LessOrEqual(t, started, int64(24), "2 users of 100 ms start at most ~20 iterations a second")
 	assert.Greater(t, s.Dropped, int64(70))
-	var b syncBuffer
+	var b testutil.Buffer
 	locust.PrintDropped(&b, s)
 	assert.Contains(t, b.String(), "dropped")
 }

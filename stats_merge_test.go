@@ -14,11 +14,12 @@ import (
 // A merged remote report shows in the snapshot as the same requests
 // recorded locally would: counts, times, percentiles, rates and errors.
 func TestMergeMatchesLocalRecording(t *testing.T) {
-	now := time.Now()
-	sec := now.Unix()
 	for _, n := range []int64{3, 64, 100, 10000} { // exact values, then a full histogram
 		local := locust.NewStats(locust.StatsOptions{})
 		remote := locust.NewStats(locust.StatsOptions{})
+		// the second of the report, not before the remote Stats began (a
+		// second that ended before it counts in no current window)
+		sec := time.Now().Unix()
 		buckets := map[int64]int64{}
 		var sum time.Duration
 		for i := range n {

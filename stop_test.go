@@ -13,11 +13,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/golocust/locust"
+	"github.com/golocust/locust/internal/testutil"
 )
 
 // logged returns cfg with its log written to buf, and buf.
-func logged(cfg locust.Config) (locust.Config, *syncBuffer) {
-	buf := &syncBuffer{}
+func logged(cfg locust.Config) (locust.Config, *testutil.Buffer) {
+	buf := &testutil.Buffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return cfg, buf
 }
@@ -37,7 +38,7 @@ func stubborn(release <-chan struct{}, inside chan<- struct{}) locust.TaskFunc {
 // stops the test with stop once they are all inside the task, and returns
 // how long Run took from the stop, the runner and its log. The caller
 // closes release.
-func runStubborn(t *testing.T, cfg locust.Config, users int, release chan struct{}, stop func(*locust.Runner)) (time.Duration, *locust.Runner, *syncBuffer) {
+func runStubborn(t *testing.T, cfg locust.Config, users int, release chan struct{}, stop func(*locust.Runner)) (time.Duration, *locust.Runner, *testutil.Buffer) {
 	t.Helper()
 	inside := make(chan struct{}, users)
 	cfg.Users = users

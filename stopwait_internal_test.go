@@ -1,34 +1,17 @@
 package locust
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/golocust/locust/internal/testutil"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The drain after -i and -n is bounded too: by the stop timeout when set,
 // else by the drain limit; then the same grace and the same report.
@@ -52,7 +35,7 @@ func TestDrainIsBounded(t *testing.T) {
 				<-release // ignores its context
 				return nil
 			}
-			var log lockedBuffer
+			var log testutil.Buffer
 			tc.cfg.Users = 2
 			tc.cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
 			r, err := NewRunner(tc.cfg, &UserType{Name: "U", Tasks: NewTaskSet("t").Task(1, task, TaskName("stuck"))})

@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/golocust/locust/internal/testutil"
 )
 
 // The tests in this file run the cluster through the command line: a
@@ -31,28 +32,10 @@ func program(t *testing.T) string {
 	return filepath.Join(dir, "clusterprog")
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type proc struct {
 	cmd            *exec.Cmd
 	dir            string
-	stdout, stderr lockedBuffer
+	stdout, stderr testutil.Buffer
 	done           chan struct{}
 }
 

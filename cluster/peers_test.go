@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/golocust/locust/internal/testutil"
 )
 
 // locustBin returns the path of Debian's locust, or skips the test (fails it
@@ -81,25 +83,8 @@ func (tg *target) counts() map[string]int64 {
 type locustProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *syncBuffer
+	out  *testutil.Buffer
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startLocust starts locust with args in dir; the process is killed at the
@@ -108,7 +93,7 @@ func startLocust(t *testing.T, dir string, args ...string) *locustProc {
 	t.Helper()
 	cmd := exec.Command(locustBin(t), args...)
 	cmd.Dir = dir
-	p := &locustProc{cmd: cmd, done: make(chan struct{}), out: &syncBuffer{}}
+	p := &locustProc{cmd: cmd, done: make(chan struct{}), out: &testutil.Buffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

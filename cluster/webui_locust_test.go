@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/golocust/locust/webui"
 )
 
@@ -110,7 +111,7 @@ func TestLocustWorkerUnderWebUIMaster(t *testing.T) {
 	writeFile(t, dir, "locustfile.py", pythonWorkerLocustfile)
 	port := freePort(t)
 	ext := webui.NewExtension(webui.WithSampleInterval(200 * time.Millisecond))
-	var out syncBuffer
+	var out testutil.Buffer
 	fin := &finals{}
 	cmd := &locust.Command{Name: "master", Users: testTypes(50 * time.Millisecond), Extensions: []locust.Extension{
 		ext, fin, NewExtension()},

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,33 +17,15 @@ import (
 
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/client"
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/golocust/locust/run"
 	"github.com/golocust/locust/webui"
 )
 
-// lockedBuffer is a buffer the command's goroutines write to while the
-// test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // uiRun is a command line running with its web UI.
 type uiRun struct {
 	ext  *webui.Extension
-	out  *lockedBuffer
+	out  *testutil.Buffer
 	dir  string
 	code chan int
 }
@@ -64,7 +45,7 @@ func startWithUI(t *testing.T, args []string, env map[string]string, conf string
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "locust.conf"), []byte(conf), 0o600))
 	}
 	cmd := run.Command(user)
-	u := &uiRun{out: &lockedBuffer{}, dir: dir, code: make(chan int, 1)}
+	u := &uiRun{out: &testutil.Buffer{}, dir: dir, code: make(chan int, 1)}
 	for _, e := range cmd.Extensions {
 		if w, ok := e.(*webui.Extension); ok {
 			u.ext = w

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -80,7 +81,7 @@ func TestMasterWithPythonAndGoWorkers(t *testing.T) {
 	py := exec.Command(bin, "-f", "locustfile.py", "--worker", "--master-host", "127.0.0.1", "--master-port", port)
 	py.Dir = dir
 	py.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var pyOut lockedBuffer
+	var pyOut testutil.Buffer
 	py.Stdout, py.Stderr = &pyOut, &pyOut
 	require.NoError(t, py.Start())
 	pyDone := make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/golocust/locust/report"
 	"github.com/golocust/locust/run"
 )
@@ -110,7 +111,7 @@ func TestSignalsWhileWritingReportsLeaveThemComplete(t *testing.T) {
 	c.Signals = []os.Signal{syscall.SIGUSR1}
 	c.Getenv = func(string) string { return "" }
 	c.Home, c.Dir = dir, dir
-	var out lockedBuffer
+	var out testutil.Buffer
 	c.Stdout, c.Stderr = &out, &out
 	code := c.Run(context.Background(), []string{"--headless", "-u", "3", "-t", "1s", "--only-summary",
 		"--csv", filepath.Join(dir, "out"), "--html", filepath.Join(dir, "report.html"), "--json-file", filepath.Join(dir, "run.json")})

@@ -1,7 +1,6 @@
 package run_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/golocust/locust/internal/testutil"
 )
 
 var binDir string
@@ -57,28 +58,10 @@ func program(t *testing.T) string {
 	return filepath.Join(binDir, "loadtest")
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type proc struct {
 	cmd            *exec.Cmd
 	dir            string
-	stdout, stderr lockedBuffer
+	stdout, stderr testutil.Buffer
 	began          time.Time
 }
 

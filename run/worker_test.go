@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +48,7 @@ func TestWorkerJoinsPythonMaster(t *testing.T) {
 		"-t", "6s", "--csv", filepath.Join(dir, "run"))
 	master.Dir = dir
 	master.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var mout lockedBuffer
+	var mout testutil.Buffer
 	master.Stdout, master.Stderr = &mout, &mout
 	require.NoError(t, master.Start())
 	mdone := make(chan struct{})

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/cluster"
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/golocust/locust/webui"
 )
 
@@ -60,7 +59,7 @@ func eachWorker(m map[string]any, n int, state string, users float64) bool {
 type masterUI struct {
 	base    string
 	port    int
-	out     *lockedBuffer
+	out     *testutil.Buffer
 	done    chan int   // the command's exit code
 	werrs   chan error // each worker's Run error
 	workers int        // workers started
@@ -83,7 +82,7 @@ func startMasterUIWith(t *testing.T, n int) *masterUI {
 	t.Helper()
 	port := freePort(t)
 	ext := webui.NewExtension(webui.WithSampleInterval(200 * time.Millisecond))
-	mu := &masterUI{out: &lockedBuffer{}, done: make(chan int, 1), werrs: make(chan error, 8), port: port}
+	mu := &masterUI{out: &testutil.Buffer{}, done: make(chan int, 1), werrs: make(chan error, 8), port: port}
 	c := &locust.Command{Name: "master", Users: []*locust.UserType{fastUser()}, Extensions: []locust.Extension{ext, cluster.NewExtension()},
 		Stdout: mu.out, Stderr: mu.out, Getenv: func(string) string { return "" }, Dir: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -228,22 +227,4 @@ func total(m map[string]any) float64 {
 		return 0
 	}
 	return rows[len(rows)-1].(map[string]any)["num_requests"].(float64)
-}
-
-// lockedBuffer is an output safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
