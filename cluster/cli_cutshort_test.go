@@ -24,14 +24,14 @@ func TestMasterCountsWorkersCutShort(t *testing.T) {
 	m := start(t, bin, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
 		"--expect-workers", "1", "--headless", "-u", "4", "-r", "100", "-t", "3s", "-H", tg.srv.URL,
 		"--json-file", "run.json", "Hold")
-	m.waitFor(t, "master listening", 1, 20*time.Second)
+	m.WaitFor(t, "master listening", 1, 20*time.Second)
 	w := start(t, bin, "--worker", "--master-port", port)
-	res := m.wait(t, 60*time.Second)
-	wres := w.wait(t, 30*time.Second)
-	require.Equal(t, 0, res.code, "master stderr:\n%s", res.stderr)
-	require.Equal(t, 0, wres.code, "worker stderr:\n%s", wres.stderr)
+	res := m.Wait(t, 60*time.Second)
+	wres := w.Wait(t, 30*time.Second)
+	require.Equal(t, 0, res.Code, "master stderr:\n%s", res.Stderr)
+	require.Equal(t, 0, wres.Code, "worker stderr:\n%s", wres.Stderr)
 
-	doc, err := report.ReadDocumentFile(filepath.Join(m.dir, "run.json"))
+	doc, err := report.ReadDocumentFile(filepath.Join(m.Dir, "run.json"))
 	require.NoError(t, err)
 	quick, held := tg.get("/quick"), tg.get("/hold")
 	t.Logf("target: /quick %d, /hold %d; master: requests %d, cut_short %d", quick, held, doc.Total.NumRequests, doc.CutShort)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/golocust/locust/report"
 )
 
@@ -35,25 +36,25 @@ func TestKilledWorkerThroughCommandLine(t *testing.T) {
 	m := start(t, bin, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
 		"--expect-workers", "2", "--headless", "-u", "4", "-r", "100", "-t", "14s", "-H", tg.srv.URL,
 		"--json-file", "run.json", "Hit")
-	m.waitFor(t, "master listening", 1, 20*time.Second)
+	m.WaitFor(t, "master listening", 1, 20*time.Second)
 	w1 := startEnv(t, []string{"CLUSTERPROG_TAG=/1"}, bin, "--worker", "--master-port", port)
 	w2 := startEnv(t, []string{"CLUSTERPROG_TAG=/2"}, bin, "--worker", "--master-port", port)
 
 	waitCount(t, tg, "/go/2", 1, 30*time.Second)
 	time.Sleep(4 * time.Second) // at least one report of w2 reached the master
-	w2.kill(t)
+	w2.Kill(t)
 	sent2 := tg.get("/go/2")
-	m.waitFor(t, "marked missing", 1, 15*time.Second)
-	m.waitFor(t, "users handed out", 2, 5*time.Second)
-	log := m.stderr.String()
+	m.WaitFor(t, "marked missing", 1, 15*time.Second)
+	m.WaitFor(t, "users handed out", 2, 5*time.Second)
+	log := m.Stderr.String()
 	after := log[strings.Index(log, "marked missing"):]
 	assert.Contains(t, after, "users=4 workers=1", "the missing worker's users go to the other")
 
-	res := m.wait(t, 60*time.Second)
-	require.Equal(t, 0, res.code, "master stderr:\n%s", res.stderr)
-	r1 := w1.wait(t, 30*time.Second)
-	require.Equal(t, 0, r1.code, "worker stderr:\n%s", r1.stderr)
-	doc, err := report.ReadDocumentFile(filepath.Join(m.dir, "run.json"))
+	res := m.Wait(t, 60*time.Second)
+	require.Equal(t, 0, res.Code, "master stderr:\n%s", res.Stderr)
+	r1 := w1.Wait(t, 30*time.Second)
+	require.Equal(t, 0, r1.Code, "worker stderr:\n%s", r1.Stderr)
+	doc, err := report.ReadDocumentFile(filepath.Join(m.Dir, "run.json"))
 	require.NoError(t, err)
 	e1, ok := doc.Entry("GET", "/go/1")
 	require.True(t, ok)
@@ -74,28 +75,28 @@ func TestRestartedMasterThroughCommandLine(t *testing.T) {
 	bin := program(t)
 	tg1, tg2 := newTarget(t), newTarget(t)
 	port := freePort(t)
-	master := func(tg *target, runTime string) *proc {
+	master := func(tg *target, runTime string) *testutil.Proc {
 		m := start(t, bin, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
 			"--expect-workers", "2", "--headless", "-u", "4", "-r", "100", "-t", runTime, "-H", tg.srv.URL,
 			"--json-file", "run.json", "Hit")
-		m.waitFor(t, "master listening", 1, 20*time.Second)
+		m.WaitFor(t, "master listening", 1, 20*time.Second)
 		return m
 	}
 	m1 := master(tg1, "5m")
 	w1 := start(t, bin, "--worker", "--master-port", port)
 	w2 := start(t, bin, "--worker", "--master-port", port)
 	waitCount(t, tg1, "/go", 200, 30*time.Second)
-	m1.kill(t)
+	m1.Kill(t)
 
 	m2 := master(tg2, "4s")
-	res := m2.wait(t, 60*time.Second)
-	require.Equal(t, 0, res.code, "master stderr:\n%s", res.stderr)
-	for _, w := range []*proc{w1, w2} {
-		r := w.wait(t, 30*time.Second)
-		require.Equal(t, 0, r.code, "worker stderr:\n%s", r.stderr)
-		assert.Contains(t, r.stderr, "the master does not know this worker")
+	res := m2.Wait(t, 60*time.Second)
+	require.Equal(t, 0, res.Code, "master stderr:\n%s", res.Stderr)
+	for _, w := range []*testutil.Proc{w1, w2} {
+		r := w.Wait(t, 30*time.Second)
+		require.Equal(t, 0, r.Code, "worker stderr:\n%s", r.Stderr)
+		assert.Contains(t, r.Stderr, "the master does not know this worker")
 	}
-	doc, err := report.ReadDocumentFile(filepath.Join(m2.dir, "run.json"))
+	doc, err := report.ReadDocumentFile(filepath.Join(m2.Dir, "run.json"))
 	require.NoError(t, err)
 	t.Logf("first target %d, second target %d; second master: requests %d, cut short %d",
 		tg1.get("/go"), tg2.get("/go"), doc.Total.NumRequests, doc.CutShort)

@@ -4,14 +4,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -26,92 +21,23 @@ import (
 // build's cache makes the second build a link) and returns its path.
 func program(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("go", "build", "-buildvcs=false", "-o", dir+string(filepath.Separator), "./testdata/clusterprog").CombinedOutput()
-	require.NoError(t, err, "go build:\n%s", out)
-	return filepath.Join(dir, "clusterprog")
-}
-
-type proc struct {
-	cmd            *exec.Cmd
-	dir            string
-	stdout, stderr testutil.Buffer
-	done           chan struct{}
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
+	bin, err := testutil.Build("./testdata/clusterprog", t.TempDir())
+	require.NoError(t, err)
+	return bin
 }
 
 // start starts bin in a fresh directory (its working directory and
 // HOME) without the developer's LOCUST_* variables. The process is killed
 // at the end of the test if it is still running.
-func start(t *testing.T, bin string, args ...string) *proc {
+func start(t *testing.T, bin string, args ...string) *testutil.Proc {
 	t.Helper()
-	return startEnv(t, nil, bin, args...)
+	return testutil.Start(t, t.TempDir(), nil, bin, args...)
 }
 
 // startEnv is start with more environment variables (KEY=value).
-func startEnv(t *testing.T, env []string, bin string, args ...string) *proc {
+func startEnv(t *testing.T, env []string, bin string, args ...string) *testutil.Proc {
 	t.Helper()
-	p := &proc{dir: t.TempDir(), done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Dir = p.dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LOCUST_") && !strings.HasPrefix(kv, "HOME=") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Env = append(append(p.cmd.Env, "HOME="+p.dir), env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// wait waits up to limit for the program to exit (the test fails after
-// that).
-func (p *proc) wait(t *testing.T, limit time.Duration) result {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(limit):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("the program did not exit within %s\nstdout:\n%s\nstderr:\n%s", limit, p.stdout.String(), p.stderr.String())
-	}
-	return result{code: p.cmd.ProcessState.ExitCode(), stdout: p.stdout.String(), stderr: p.stderr.String()}
-}
-
-// kill ends the program at once (SIGKILL), as a crash would.
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Kill())
-	<-p.done
-}
-
-// waitFor waits until the program's stderr holds s n times.
-func (p *proc) waitFor(t *testing.T, s string, n int, limit time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for strings.Count(p.stderr.String(), s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %d× %q on stderr:\n%s", n, s, p.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testutil.Start(t, t.TempDir(), env, bin, args...)
 }
 
 // freePort returns a port free on 127.0.0.1 a moment ago.

@@ -74,7 +74,7 @@ func TestMasterWithPythonAndGoWorkers(t *testing.T) {
 	m := start(t, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
 		"--expect-workers", "2", "--headless", "-u", strconv.Itoa(users), "-r", "4", "-t", "5s",
 		"-H", srv.URL, "--csv", "run", "Hit")
-	m.waitFor(t, "master listening")
+	m.WaitFor(t, "master listening", 1, 15*time.Second)
 
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "locustfile.py"), []byte(hitLocustfile), 0o644))
@@ -102,19 +102,19 @@ func TestMasterWithPythonAndGoWorkers(t *testing.T) {
 	}()
 	gw := start(t, "--worker", "--master-port", port, "Hit")
 
-	res := m.wait(t, 60*time.Second)
-	gres := gw.wait(t, 30*time.Second)
-	assert.Equal(t, 0, gres.code, "go worker stderr:\n%s", gres.stderr)
+	res := m.Wait(t, 60*time.Second)
+	gres := gw.Wait(t, 30*time.Second)
+	assert.Equal(t, 0, gres.Code, "go worker stderr:\n%s", gres.Stderr)
 	select {
 	case <-pyDone:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the Python worker did not quit")
 	}
-	require.Equal(t, 0, res.code, "master stderr:\n%s\nstdout:\n%s", res.stderr, res.stdout)
-	assert.Contains(t, res.stdout, "/py")
-	assert.Contains(t, res.stdout, "/go")
+	require.Equal(t, 0, res.Code, "master stderr:\n%s\nstdout:\n%s", res.Stderr, res.Stdout)
+	assert.Contains(t, res.Stdout, "/py")
+	assert.Contains(t, res.Stdout, "/go")
 
-	f, err := os.Open(filepath.Join(m.dir, "run_stats.csv"))
+	f, err := os.Open(filepath.Join(m.Dir, "run_stats.csv"))
 	require.NoError(t, err)
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
@@ -155,23 +155,23 @@ func TestMasterStopsWorkersOnSignal(t *testing.T) {
 	m := start(t, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
 		"--expect-workers", "2", "--headless", "-u", strconv.Itoa(users), "-t", "10m",
 		"-H", srv.URL, "--csv", "run", "Hit")
-	m.waitFor(t, "master listening")
+	m.WaitFor(t, "master listening", 1, 15*time.Second)
 	w1 := start(t, "--worker", "--master-port", port)
 	w2 := start(t, "--worker", "--master-port", port)
 	deadline := time.Now().Add(20 * time.Second)
 	for tg.get("/go") < 40 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	require.NoError(t, m.cmd.Process.Signal(syscall.SIGINT))
-	res := m.wait(t, 30*time.Second)
-	r1, r2 := w1.wait(t, 30*time.Second), w2.wait(t, 30*time.Second)
-	assert.Equal(t, 0, r1.code, r1.stderr)
-	assert.Equal(t, 0, r2.code, r2.stderr)
-	assert.Less(t, res.took, time.Minute)
-	require.Equal(t, 0, res.code, "master stderr:\n%s", res.stderr)
-	assert.Contains(t, res.stderr, "stopping on signal")
+	require.NoError(t, m.Cmd.Process.Signal(syscall.SIGINT))
+	res := m.Wait(t, 30*time.Second)
+	r1, r2 := w1.Wait(t, 30*time.Second), w2.Wait(t, 30*time.Second)
+	assert.Equal(t, 0, r1.Code, r1.Stderr)
+	assert.Equal(t, 0, r2.Code, r2.Stderr)
+	assert.Less(t, res.Took, time.Minute)
+	require.Equal(t, 0, res.Code, "master stderr:\n%s", res.Stderr)
+	assert.Contains(t, res.Stderr, "stopping on signal")
 
-	f, err := os.Open(filepath.Join(m.dir, "run_stats.csv"))
+	f, err := os.Open(filepath.Join(m.Dir, "run_stats.csv"))
 	require.NoError(t, err)
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
@@ -200,8 +200,8 @@ func TestMasterBadOptions(t *testing.T) {
 		{"--master", "--arrival-rate", "50", "--max-users", "5"},
 		{"--master", "--find-capacity", "--threshold", "p95<1s"},
 	} {
-		res := start(t, append(args, "--headless", "-t", "1s")...).wait(t, 20*time.Second)
-		assert.Equal(t, 2, res.code, "%v: %s", args, res.stderr)
-		assert.NotContains(t, res.stderr, "master listening", "%v", args)
+		res := start(t, append(args, "--headless", "-t", "1s")...).Wait(t, 20*time.Second)
+		assert.Equal(t, 2, res.Code, "%v: %s", args, res.Stderr)
+		assert.NotContains(t, res.Stderr, "master listening", "%v", args)
 	}
 }

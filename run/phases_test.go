@@ -66,17 +66,17 @@ func TestStopSignalInEachPhaseLeavesCompleteReports(t *testing.T) {
 			args := append([]string{"Fast", "--headless", "-t", "5m", "--only-summary",
 				"--csv", "out", "--html", "report.html", "--json-file", "run.json"}, tc.args...)
 			p := start(t, args...)
-			p.waitFor(t, tc.waitFor)
+			p.WaitFor(t, tc.waitFor, 1, 15*time.Second)
 			time.Sleep(500 * time.Millisecond)
-			require.NoError(t, p.cmd.Process.Signal(tc.sig))
-			r := p.wait(t, 20*time.Second)
-			assert.Equal(t, 0, r.code, r.stderr)
-			assert.Contains(t, r.stderr, "stopping on signal")
-			assert.Contains(t, r.stdout, "Response time percentiles", "the final summary")
-			doc := checkReports(t, p.dir)
+			require.NoError(t, p.Cmd.Process.Signal(tc.sig))
+			r := p.Wait(t, 20*time.Second)
+			assert.Equal(t, 0, r.Code, r.Stderr)
+			assert.Contains(t, r.Stderr, "stopping on signal")
+			assert.Contains(t, r.Stdout, "Response time percentiles", "the final summary")
+			doc := checkReports(t, p.Dir)
 			assert.Positive(t, doc.Total.NumRequests)
 			if tc.phase == "spawning" {
-				assert.NotContains(t, r.stderr, "all users spawned", "stopped while spawning")
+				assert.NotContains(t, r.Stderr, "all users spawned", "stopped while spawning")
 			}
 		})
 	}

@@ -19,9 +19,9 @@ import (
 // quits on Ctrl-C with the last test's exit code.
 func TestMainOpensTheWebUI(t *testing.T) {
 	p := start(t, "Fast", "-P", "0")
-	p.waitFor(t, "web UI: open http://127.0.0.1:")
-	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(p.stderr.String())
-	assert.NotContains(t, p.stderr.String(), "no web UI")
+	p.WaitFor(t, "web UI: open http://127.0.0.1:", 1, 15*time.Second)
+	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(p.Stderr.String())
+	assert.NotContains(t, p.Stderr.String(), "no web UI")
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	stats := func() map[string]any {
 		resp, err := hc.Get(base + "/stats/requests")
@@ -47,8 +47,8 @@ func TestMainOpensTheWebUI(t *testing.T) {
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Contains(t, string(body), `locust_requests_total{name="/fast",type="GET"}`)
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
-	res := p.wait(t, 15*time.Second)
-	assert.Equal(t, 0, res.code, res.stderr)
-	assert.True(t, strings.Contains(res.stdout, "Aggregated"), "the test's summary")
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGINT))
+	res := p.Wait(t, 15*time.Second)
+	assert.Equal(t, 0, res.Code, res.Stderr)
+	assert.True(t, strings.Contains(res.Stdout, "Aggregated"), "the test's summary")
 }

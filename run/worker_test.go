@@ -69,9 +69,9 @@ func TestWorkerJoinsPythonMaster(t *testing.T) {
 	}()
 
 	w := start(t, "--worker", "--master-port", port)
-	res := w.wait(t, 60*time.Second)
-	assert.Equal(t, 0, res.code, "worker stderr:\n%s", res.stderr)
-	assert.Contains(t, res.stderr, "joining the master as a worker")
+	res := w.Wait(t, 60*time.Second)
+	assert.Equal(t, 0, res.Code, "worker stderr:\n%s", res.Stderr)
+	assert.Contains(t, res.Stderr, "joining the master as a worker")
 	select {
 	case <-mdone:
 	case <-time.After(30 * time.Second):
@@ -95,7 +95,7 @@ func TestWorkerJoinsPythonMaster(t *testing.T) {
 
 // --worker with a bad --master-port is a usage error.
 func TestWorkerBadPort(t *testing.T) {
-	res := start(t, "--worker", "--master-port", "70000").wait(t, 20*time.Second)
-	assert.Equal(t, 2, res.code)
-	assert.Contains(t, res.stdout+res.stderr, "--master-port")
+	res := start(t, "--worker", "--master-port", "70000").Wait(t, 20*time.Second)
+	assert.Equal(t, 2, res.Code)
+	assert.Contains(t, res.Stdout+res.Stderr, "--master-port")
 }
