@@ -4,9 +4,11 @@
 // (rate × run time), started and dropped, the started ones in every 1 s
 // window against the rate, the spread of the gaps between starts, the share
 // of starts bunched (less than a tenth of the asked gap after the one before)
-// and the process CPU.
+// and the process CPU. With -demo each iteration is a GET of the demo
+// target's home page (started in this process on 127.0.0.1) through
+// client.FastFor, and the counts the target received are printed too.
 //
-// Usage: go run ./bench/arrival [-rate 5000] [-t 20s] [-max-users 100]
+// Usage: go run ./bench/arrival [-rate 5000] [-t 20s] [-max-users 100] [-demo]
 package main
 
 import (
@@ -22,20 +24,33 @@ import (
 
 	locust "github.com/golocust/locust"
 	"github.com/golocust/locust/bench/internal/measure"
+	"github.com/golocust/locust/client"
+	"github.com/golocust/locust/demo"
 )
 
 func main() {
 	rate := flag.Float64("rate", 5000, "iterations per second")
 	runTime := flag.Duration("t", 20*time.Second, "run time")
 	maxUsers := flag.Int("max-users", 100, "most users running iterations")
+	useDemo := flag.Bool("demo", false, "each iteration GETs / of the demo target (in this process, 127.0.0.1) instead of doing nothing")
 	flag.Parse()
-	if err := run(*rate, *runTime, *maxUsers); err != nil {
+	if err := run(*rate, *runTime, *maxUsers, *useDemo); err != nil {
 		fmt.Fprintln(os.Stderr, "arrival:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rate float64, runTime time.Duration, maxUsers int) error {
+func run(rate float64, runTime time.Duration, maxUsers int, useDemo bool) error {
+	var target *demo.Server
+	host := ""
+	if useDemo {
+		var err error
+		if target, err = demo.Start(demo.Options{}); err != nil {
+			return err
+		}
+		defer target.Close()
+		host = target.URL
+	}
 	asked := int64(math.Ceil(rate * runTime.Seconds()))
 	starts := make([]int64, asked+asked/10+16) // ns after the run's start
 	var n atomic.Int64
@@ -45,10 +60,14 @@ func run(rate float64, runTime time.Duration, maxUsers int) error {
 		if i := n.Add(1) - 1; i < int64(len(starts)) {
 			starts[i] = now - t0.Load()
 		}
+		if target != nil {
+			_, err := client.FastFor(u).Get(ctx, "/")
+			return err
+		}
 		u.RecordSuccess("RUN", "iteration", 0, 0)
 		return nil
 	})}
-	r, err := locust.NewRunner(locust.Config{ArrivalRate: rate, MaxUsers: maxUsers, RunTime: runTime,
+	r, err := locust.NewRunner(locust.Config{ArrivalRate: rate, MaxUsers: maxUsers, RunTime: runTime, Host: host,
 		Logger: slog.New(slog.DiscardHandler)}, typ)
 	if err != nil {
 		return err
@@ -62,6 +81,10 @@ func run(rate float64, runTime time.Duration, maxUsers int) error {
 	started, dropped := r.Iterations(), r.Snapshot().Dropped
 	fmt.Printf("rate %g/s for %s, at most %d users\n", rate, runTime, maxUsers)
 	fmt.Printf("asked %d, started %d, dropped %d, started+dropped-asked %+d\n", asked, started, dropped, started+dropped-asked)
+	if target != nil {
+		snap := r.Snapshot()
+		fmt.Printf("demo target received %d; recorded %d (%d failed), cut short %d\n", target.Requests(), snap.Total.Requests, snap.Total.Failures, snap.CutShort)
+	}
 	fmt.Printf("process CPU %.1f%% of one core (%s over %s)\n", 100*cpu.Seconds()/wall.Seconds(), cpu.Round(time.Millisecond), wall.Round(time.Millisecond))
 	got := starts[:min(n.Load(), int64(len(starts)))]
 	slices.Sort(got)
