@@ -11,9 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,62 +78,19 @@ func (tg *target) counts() map[string]int64 {
 }
 
 // locustProc is a running Python Locust process.
-type locustProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *testutil.Buffer
-	err  error
-}
+type locustProc struct{ *testutil.Proc }
 
-// startLocust starts locust with args in dir; the process is killed at the
-// end of the test if still running.
+// startLocust starts locust with args in dir; the process group is killed
+// at the end of the test if still running.
 func startLocust(t *testing.T, dir string, args ...string) *locustProc {
 	t.Helper()
-	cmd := exec.Command(locustBin(t), args...)
-	cmd.Dir = dir
-	p := &locustProc{cmd: cmd, done: make(chan struct{}), out: &testutil.Buffer{}}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, cmd.Start())
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-		if t.Failed() || testing.Verbose() {
-			t.Logf("locust output:\n%s", p.out.String())
-		}
-	})
-	return p
+	return &locustProc{testutil.Start(t, dir, []string{"PYTHONUNBUFFERED=1"}, locustBin(t), args...)}
 }
 
-func (p *locustProc) wait(t *testing.T, d time.Duration) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		t.Fatalf("locust did not end within %v", d)
-	}
-}
+func (p *locustProc) wait(t *testing.T, d time.Duration) { p.Wait(t, d) }
 
-// waitOutput waits until the process printed s.
-func (p *locustProc) waitOutput(t *testing.T, s string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(p.out.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("locust did not print %q within %v", s, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// waitOutput waits until the process printed s (Locust logs to stderr).
+func (p *locustProc) waitOutput(t *testing.T, s string, d time.Duration) { p.WaitFor(t, s, 1, d) }
 
 // csvRows reads a Locust CSV file as maps keyed by header.
 func csvRows(t *testing.T, path string) []map[string]string {

@@ -224,8 +224,8 @@ func TestWorkerLinkCutLosesNoStats(t *testing.T) {
 		require.NoError(t, err)
 	}
 	master.wait(t, 30*time.Second)
-	require.Contains(t, master.out.String(), "failed to send heartbeat, setting state to missing")
-	require.Contains(t, master.out.String(), "self-healed with heartbeat")
+	require.Contains(t, master.Stderr.String(), "failed to send heartbeat, setting state to missing")
+	require.Contains(t, master.Stderr.String(), "self-healed with heartbeat")
 
 	cut := proxied.CutShort() + direct[0].CutShort()
 	seen := tg.counts()

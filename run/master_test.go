@@ -78,35 +78,14 @@ func TestMasterWithPythonAndGoWorkers(t *testing.T) {
 
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "locustfile.py"), []byte(hitLocustfile), 0o644))
-	py := exec.Command(bin, "-f", "locustfile.py", "--worker", "--master-host", "127.0.0.1", "--master-port", port)
-	py.Dir = dir
-	py.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var pyOut testutil.Buffer
-	py.Stdout, py.Stderr = &pyOut, &pyOut
-	require.NoError(t, py.Start())
-	pyDone := make(chan struct{})
-	go func() {
-		_ = py.Wait()
-		close(pyDone)
-	}()
-	defer func() {
-		select {
-		case <-pyDone:
-		default:
-			_ = syscall.Kill(-py.Process.Pid, syscall.SIGKILL)
-			<-pyDone
-		}
-		if t.Failed() {
-			t.Logf("python worker:\n%s", pyOut.String())
-		}
-	}()
+	py := testutil.Start(t, dir, []string{"PYTHONUNBUFFERED=1"}, bin, "-f", "locustfile.py", "--worker", "--master-host", "127.0.0.1", "--master-port", port)
 	gw := start(t, "--worker", "--master-port", port, "Hit")
 
 	res := m.Wait(t, 60*time.Second)
 	gres := gw.Wait(t, 30*time.Second)
 	assert.Equal(t, 0, gres.Code, "go worker stderr:\n%s", gres.Stderr)
 	select {
-	case <-pyDone:
+	case <-py.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("the Python worker did not quit")
 	}

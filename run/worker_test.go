@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,37 +42,16 @@ func TestWorkerJoinsPythonMaster(t *testing.T) {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	require.NoError(t, l.Close())
 
-	master := exec.Command(bin, "-f", "locustfile.py", "--master", "--master-bind-host", "127.0.0.1",
+	master := testutil.Start(t, dir, []string{"PYTHONUNBUFFERED=1"}, bin, "-f", "locustfile.py", "--master", "--master-bind-host", "127.0.0.1",
 		"--master-bind-port", port, "--headless", "--expect-workers", "1", "-u", "2", "-r", "2",
 		"-t", "6s", "--csv", filepath.Join(dir, "run"))
-	master.Dir = dir
-	master.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var mout testutil.Buffer
-	master.Stdout, master.Stderr = &mout, &mout
-	require.NoError(t, master.Start())
-	mdone := make(chan struct{})
-	go func() {
-		_ = master.Wait()
-		close(mdone)
-	}()
-	defer func() {
-		select {
-		case <-mdone:
-		default:
-			_ = syscall.Kill(-master.Process.Pid, syscall.SIGKILL)
-			<-mdone
-		}
-		if t.Failed() {
-			t.Logf("master:\n%s", mout.String())
-		}
-	}()
 
 	w := start(t, "--worker", "--master-port", port)
 	res := w.Wait(t, 60*time.Second)
 	assert.Equal(t, 0, res.Code, "worker stderr:\n%s", res.Stderr)
 	assert.Contains(t, res.Stderr, "joining the master as a worker")
 	select {
-	case <-mdone:
+	case <-master.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("the master did not end")
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,8 +42,10 @@ type Result struct {
 }
 
 // Start starts bin with args in dir (its working directory and HOME),
-// without the developer's LOCUST_* variables, with env (KEY=value) added.
-// The program is killed at the end of the test if it still runs.
+// without the developer's LOCUST_* variables, with env (KEY=value) added,
+// in a process group of its own. At the end of the test the group is
+// killed if the program still runs (a Python Locust leaves children), and
+// when the test failed what the program printed is logged.
 func Start(t testing.TB, dir string, env []string, bin string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{Dir: dir, done: make(chan struct{})}
@@ -55,6 +58,7 @@ func Start(t testing.TB, dir string, env []string, bin string, args ...string) *
 	}
 	p.Cmd.Env = append(append(p.Cmd.Env, "HOME="+dir), env...)
 	p.Cmd.Stdout, p.Cmd.Stderr = &p.Stdout, &p.Stderr
+	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p.Began = time.Now()
 	require.NoError(t, p.Cmd.Start())
 	go func() {
@@ -65,12 +69,18 @@ func Start(t testing.TB, dir string, env []string, bin string, args ...string) *
 		select {
 		case <-p.done:
 		default:
-			_ = p.Cmd.Process.Kill()
+			_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
 			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s printed:\nstdout:\n%s\nstderr:\n%s", filepath.Base(bin), p.Stdout.String(), p.Stderr.String())
 		}
 	})
 	return p
 }
+
+// Done is closed when the program has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Wait waits up to limit for the program to exit; after that it kills it
 // and fails the test.
