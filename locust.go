@@ -63,8 +63,8 @@ type Config struct {
 	// task pick of a user each) start on an evenly spaced schedule of this
 	// many per second (Runner.SetArrivalRate changes it), each run by a free
 	// user of a pool of at most MaxUsers users, made on demand; when no
-	// user is free the iteration is dropped (Snapshot.Dropped), never
-	// delayed. Users and SpawnRate are then ignored, users do not wait
+	// user is free the iteration is dropped (Snapshot.Dropped), or waits
+	// for one up to ArrivalWait. Users and SpawnRate are then ignored, users do not wait
 	// between iterations, and nested task sets are walked down to one task
 	// (their OnStart and OnStop do not run). Each request of an iteration
 	// is timed with the lateness of the iteration's start (actual less
