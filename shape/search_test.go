@@ -30,7 +30,14 @@ func crowdedUser() *locust.UserType {
 
 func runSearch(t *testing.T, s shape.Search) *shape.Result {
 	t.Helper()
-	r, err := locust.NewRunner(locust.Config{Users: 1, Logger: slog.New(slog.DiscardHandler)}, crowdedUser())
+	return searchOn(t, s, locust.Config{Users: 1}, crowdedUser())
+}
+
+// searchOn runs the search s on a runner of cfg and typ while it runs.
+func searchOn(t *testing.T, s shape.Search, cfg locust.Config, typ *locust.UserType) *shape.Result {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	r, err := locust.NewRunner(cfg, typ)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
@@ -148,18 +155,7 @@ func runRateSearch(t *testing.T, s shape.Search, maxUsers int, d time.Duration) 
 		u.RecordSuccess("GET", "/s", d, 1)
 		return nil
 	})}
-	r, err := locust.NewRunner(locust.Config{ArrivalRate: 1, MaxUsers: maxUsers, Logger: slog.New(slog.DiscardHandler)}, typ)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(context.Background()) }()
-	for r.State() == locust.StateReady {
-		time.Sleep(5 * time.Millisecond)
-	}
-	res, err := s.Run(context.Background(), r)
-	r.Stop()
-	require.NoError(t, <-done)
-	require.NoError(t, err)
-	return res
+	return searchOn(t, s, locust.Config{ArrivalRate: 1, MaxUsers: maxUsers}, typ)
 }
 
 // On an open-model runner the search steps the arrival rate, and a step
