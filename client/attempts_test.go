@@ -108,49 +108,15 @@ func newDroppingTarget(t *testing.T) *droppingTarget {
 	return d
 }
 
-// Every attempt a client makes is one request in the statistics: no retry
-// hides a connection the target closed, on either client.
-func TestEveryAttemptIsARequest(t *testing.T) {
-	eachKind(t, func(t *testing.T, k kind) {
-		target := newDroppingTarget(t)
-		ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
-			_, err := k.forU(u).Get(ctx, "/")
-			return err
-		})}
-		r, err := locust.NewRunner(locust.Config{Host: target.url, Users: 2, Iterations: 40}, ut)
-		require.NoError(t, err)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		require.NoError(t, r.Run(ctx))
-		snap := r.Snapshot()
-		require.Positive(t, target.closed.Load(), "the target closed connections")
-		assert.Equal(t, target.received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
-		assert.Equal(t, target.closed.Load(), snap.Total.Failures, "failures == connections closed before the response")
-		assert.Zero(t, snap.CutShort)
-		assert.Empty(t, snap.Exceptions)
-		require.Len(t, snap.Errors, 1, "one grouping text: %v", snap.Errors)
-		assert.Equal(t, "connection closed before the response", snap.Errors[0].Error)
-		assert.Equal(t, target.closed.Load(), snap.Errors[0].Occurrences)
-	})
-}
-
-// On a transport of the user's own (WithTransport), whose connections do
-// not count their bytes, the session tells a written attempt by net/http's
-// WroteRequest hook: the same contract holds for a target that closes a
-// connection right after reading the request.
-func TestEveryAttemptIsARequestOnOwnTransport(t *testing.T) {
+// attemptsAgainstDroppingTarget runs 2 users of task for 40 iterations
+// against a target that closes every third connection right after reading
+// the request, checks that the requests recorded are what the target
+// received and the failures the connections it closed, and returns the
+// statistics.
+func attemptsAgainstDroppingTarget(t *testing.T, task locust.TaskFunc) *locust.Snapshot {
+	t.Helper()
 	target := newDroppingTarget(t)
-	tr := &http.Transport{MaxIdleConnsPerHost: 10}
-	defer tr.CloseIdleConnections()
-	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
-		s, ok := u.Value(ownTransportKey{}).(*client.HTTP)
-		if !ok {
-			s = client.NewHTTP(u, client.WithTransport(tr))
-			u.SetValue(ownTransportKey{}, s)
-		}
-		_, err := s.Get(ctx, "/")
-		return err
-	})}
+	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
 	r, err := locust.NewRunner(locust.Config{Host: target.url, Users: 2, Iterations: 40}, ut)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -160,6 +126,41 @@ func TestEveryAttemptIsARequestOnOwnTransport(t *testing.T) {
 	require.Positive(t, target.closed.Load(), "the target closed connections")
 	assert.Equal(t, target.received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
 	assert.Equal(t, target.closed.Load(), snap.Total.Failures, "failures == connections closed before the response")
+	return snap
+}
+
+// Every attempt a client makes is one request in the statistics: no retry
+// hides a connection the target closed, on either client.
+func TestEveryAttemptIsARequest(t *testing.T) {
+	eachKind(t, func(t *testing.T, k kind) {
+		snap := attemptsAgainstDroppingTarget(t, func(ctx context.Context, u *locust.User) error {
+			_, err := k.forU(u).Get(ctx, "/")
+			return err
+		})
+		assert.Zero(t, snap.CutShort)
+		assert.Empty(t, snap.Exceptions)
+		require.Len(t, snap.Errors, 1, "one grouping text: %v", snap.Errors)
+		assert.Equal(t, "connection closed before the response", snap.Errors[0].Error)
+		assert.Equal(t, snap.Total.Failures, snap.Errors[0].Occurrences)
+	})
+}
+
+// On a transport of the user's own (WithTransport), whose connections do
+// not count their bytes, the session tells a written attempt by net/http's
+// WroteRequest hook: the same contract holds for a target that closes a
+// connection right after reading the request.
+func TestEveryAttemptIsARequestOnOwnTransport(t *testing.T) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 10}
+	defer tr.CloseIdleConnections()
+	attemptsAgainstDroppingTarget(t, func(ctx context.Context, u *locust.User) error {
+		s, ok := u.Value(ownTransportKey{}).(*client.HTTP)
+		if !ok {
+			s = client.NewHTTP(u, client.WithTransport(tr))
+			u.SetValue(ownTransportKey{}, s)
+		}
+		_, err := s.Get(ctx, "/")
+		return err
+	})
 }
 
 type ownTransportKey struct{}
