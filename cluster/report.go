@@ -366,7 +366,14 @@ func NewCollector(now func() time.Time) *Collector {
 // listener. A failed request (non-nil Err) counts as a request and a
 // failure, and its error text is grouped as Locust groups it.
 func (c *Collector) Record(r locust.Request) {
-	now := c.now()
+	// the request ended at Start+Duration (the clients set Start); the
+	// clock only for a request that does not say when it started
+	var now time.Time
+	if r.Start.IsZero() {
+		now = c.now()
+	} else {
+		now = r.Start.Add(r.Duration)
+	}
 	sh := &c.shards[c.next.Add(1)%uint32(len(c.shards))]
 	var text string
 	failed := r.Err != nil

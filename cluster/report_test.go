@@ -165,4 +165,17 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		})
 	})
+	// as the clients record: with the request's start, so the collector
+	// reads no clock
+	started := req
+	started.Start = time.Now()
+	b.Run("collector-started", func(b *testing.B) {
+		c := NewCollector(nil)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Record(started)
+			}
+		})
+	})
 }
