@@ -125,7 +125,9 @@ func (r *Runner) step(uctx context.Context, rs *ramp, warnedFixed *bool) (next t
 	if rate > 0 {
 		steps := int(time.Since(rs.start).Seconds() * rate)
 		if want = min(total, steps+1); want < total {
-			next = time.Until(rs.start.Add(time.Duration(float64(want) / rate * float64(time.Second))))
+			// at a high rate the next move may be due already: at once
+			// (a negative wait would mean no next step at all)
+			next = max(0, time.Until(rs.start.Add(time.Duration(float64(want)/rate*float64(time.Second)))))
 		}
 	}
 	if target > rs.from {
