@@ -258,13 +258,22 @@ func (r *Runner) startUsers(users []*User) {
 	per := (len(users) + n - 1) / n
 	for part := range slices.Chunk(users, per) {
 		wg.Go(func() {
-			for _, u := range part {
+			for i, u := range part {
 				go r.runUser(u)
+				if i%spawnYield == spawnYield-1 {
+					runtime.Gosched()
+				}
 			}
 		})
 	}
 	wg.Wait()
 }
+
+// spawnYield is how many goroutines a spawner starts before it lets them
+// run: a user that waits after its first task parks without its goroutine
+// (sleepers.park), so a spawn that lets them run keeps few goroutines,
+// and their stacks, alive at once, instead of a million queued ones.
+const spawnYield = 128
 
 // newUserLocked makes one user, counted and added to the runner, whose
 // goroutine the caller starts (runUser); r.mu must be held.
@@ -275,7 +284,6 @@ func (r *Runner) newUserLocked(ctx context.Context) *User {
 		id:      int32(r.nextID),
 		runner:  r,
 		plan:    r.plans[t],
-		wake:    make(chan struct{}, 1),
 		heapIdx: -1,
 	}
 	// ctx has no cancellation (see Run): the user's context is not
@@ -295,11 +303,28 @@ func (r *Runner) newUserLocked(ctx context.Context) *User {
 	return u
 }
 
-// runUser is the goroutine of one user.
+// runUser is the first goroutine of one user. A user between two tasks of
+// its root task set has no goroutine (sleepers.park): its wake-up starts
+// resumeUser, which goes on where it stopped.
 func (r *Runner) runUser(u *User) {
-	defer r.wg.Done()
 	pprof.SetGoroutineLabels(r.labels) // inherited by the goroutines user code starts (leaks.go)
-	u.run(u.ctx)
+	if !u.run(u.ctx) {
+		r.endUser(u)
+	}
+}
+
+// resumeUser is the goroutine of a user woken from a park without its
+// goroutine (by its wait's end or by its stop).
+func (r *Runner) resumeUser(u *User) {
+	pprof.SetGoroutineLabels(r.labels)
+	if !u.resume(u.ctx) {
+		r.endUser(u)
+	}
+}
+
+// endUser is the end of a user, on its last goroutine.
+func (r *Runner) endUser(u *User) {
+	defer r.wg.Done()
 	if u.open != nil {
 		u.dropPending()
 	}
@@ -341,6 +366,9 @@ func (r *Runner) stopAll(plan stopPlan) []*User {
 	r.mu.Unlock()
 	for i := len(users) - 1; i >= 0; i-- {
 		u := users[i]
+		if i%spawnYield == 0 {
+			runtime.Gosched() // let woken users end as they go (see spawnYield)
+		}
 		r.uncount(u)
 		if plan.timeout == 0 && !plan.drain {
 			u.requestStop(0)

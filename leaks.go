@@ -145,7 +145,7 @@ func (r *Runner) userGoroutines() []leakGroup {
 				continue
 			}
 			fn := f[1]
-			if strings.Contains(fn, "golocust/locust.(*Runner).runUser") {
+			if strings.Contains(fn, "golocust/locust.(*Runner).runUser") || strings.Contains(fn, "golocust/locust.(*Runner).resumeUser") {
 				own = true
 			}
 			for _, e := range expected {

@@ -230,7 +230,7 @@ func NewRunner(cfg Config, types ...*UserType) (*Runner, error) {
 			errs = append(errs, fmt.Errorf("user type %q has no tasks left after filtering by tags", t.Name))
 			continue
 		}
-		r.plans[t] = &userPlan{typ: t, root: c}
+		r.plans[t] = &userPlan{typ: t, root: c, noOnStop: t.OnStop == nil && c.onStop == nil}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -29,7 +29,7 @@ import (
 // A PerUser is safe for concurrent use by many users (each user's client is
 // kept in the user itself); it must not be copied after first use, and its
 // fields must not change while a test runs. Each client C belongs to its
-// user and is used by that user's goroutine only.
+// user and is used by that user's tasks only, one at a time.
 type PerUser[C any] struct {
 	// Open makes the client of a user (it may connect, or leave that to
 	// the first call). Required. An error stops nothing: like any error of

@@ -30,8 +30,8 @@ func BenchmarkSpawnUsers(b *testing.B) {
 	}
 }
 
-// A user costs its goroutine plus little: the User itself stays within
-// 144 bytes (a size class of the allocator).
+// A waiting user is little more than its User, which stays within 144
+// bytes (a size class of the allocator).
 func TestUserStaysSmall(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(User{}), uintptr(144))
 }

@@ -15,6 +15,9 @@ import (
 type userPlan struct {
 	typ  *UserType
 	root *compiledSet
+	// noOnStop: neither the type nor its root set has an OnStop, so a
+	// user stopped while parked between root tasks has nothing left to run
+	noOnStop bool
 }
 
 // Names a user shows as its current task while it runs its type's
@@ -61,17 +64,34 @@ func (u *User) sleep(ctx context.Context, d time.Duration) bool {
 	return u.runner.sleepers.sleep(u, d)
 }
 
-// run is the user's goroutine.
-func (u *User) run(ctx context.Context) {
+// run is the user's first goroutine: its OnStart, then its tasks. It
+// reports whether the user parked without its goroutine (see resume);
+// otherwise the user has ended.
+func (u *User) run(ctx context.Context) (parked bool) {
 	typ := u.plan.typ
 	if typ.OnStart == nil || !u.onStart(ctx, typ.OnStart, &u.runner.hooks.onStart) {
-		if u.open != nil {
+		switch c := u.plan.root; {
+		case u.open != nil:
 			u.runOpen(ctx)
-		} else {
-			u.runSet(ctx, u.plan.root, true)
+		case c.onStart == nil || !u.onStart(ctx, c.onStart, &c.onStartName):
+			if _, parked := u.loopSet(ctx, c, true, 0); parked {
+				return true
+			}
 		}
 	}
 	u.finish(ctx)
+	return false
+}
+
+// resume goes on with the root task set's loop of a user woken from a park
+// without its goroutine, on a new goroutine; it reports whether the user
+// parked again.
+func (u *User) resume(ctx context.Context) (parked bool) {
+	if _, parked := u.loopSet(ctx, u.plan.root, true, u.seq); parked {
+		return true
+	}
+	u.finish(ctx)
+	return false
 }
 
 // finish runs the type's OnStop. It runs on every stop, as Locust's on_stop
@@ -90,26 +110,36 @@ const (
 	setInterruptedW        // parent waits first
 )
 
-// runSet runs a task set's loop until the user stops or the set is
-// interrupted.
-func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
+// runSet runs a nested task set's OnStart and loop until the user stops or
+// the set is interrupted.
+func (u *User) runSet(ctx context.Context, c *compiledSet) int {
 	if c.onStart != nil && u.onStart(ctx, c.onStart, &c.onStartName) {
 		return setStopped
 	}
+	res, _ := u.loopSet(ctx, c, false, 0)
+	return res
+}
+
+// loopSet runs a task set's loop from pick seq. The root set's loop holds
+// nothing on its goroutine's stack between two tasks, so its waits park the
+// user without its goroutine: loopSet then returns parked, the goroutine
+// ends, and the wake-up starts a new one that calls loopSet again from the
+// next pick (User.resume). A million users waiting cost no stacks.
+func (u *User) loopSet(ctx context.Context, c *compiledSet, root bool, seq uint32) (res int, parked bool) {
 	wait := c.wait
 	if wait == nil {
 		wait = u.plan.typ.Wait
 	}
-	for seq := 0; ; seq++ {
+	for ; ; seq++ {
 		if u.is(userStopping) || ctx.Err() != nil {
 			break
 		}
-		t := &c.tasks[c.pick(seq)]
+		t := &c.tasks[c.pick(int(seq))]
 		skipWait := false
 		if t.set != nil {
-			switch u.runSet(ctx, t.set, false) {
+			switch u.runSet(ctx, t.set) {
 			case setStopped:
-				return u.leaveSet(ctx, c, setStopped)
+				return u.leaveSet(ctx, c, setStopped), false
 			case setInterrupted:
 				skipWait = true
 			}
@@ -119,7 +149,7 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 			}
 			u.lastStart = max(u.runner.sleepers.now(), 1)
 			if res, leave := u.runTask(ctx, t, root); leave {
-				return u.leaveSet(ctx, c, res)
+				return u.leaveSet(ctx, c, res), false
 			}
 		}
 		if skipWait {
@@ -129,11 +159,21 @@ func (u *User) runSet(ctx context.Context, c *compiledSet, root bool) int {
 		if wait != nil {
 			d = wait.Wait(u)
 		}
+		if root && d > 0 {
+			if u.is(userStopping) || ctx.Err() != nil {
+				break
+			}
+			u.seq = seq + 1
+			if u.runner.sleepers.park(u, d) {
+				return 0, true // u belongs to its wake-up now
+			}
+			break
+		}
 		if !u.sleep(ctx, d) {
 			break
 		}
 	}
-	return u.leaveSet(ctx, c, setStopped)
+	return u.leaveSet(ctx, c, setStopped), false
 }
 
 // runTask runs one leaf task and handles what it returned. leave says that

@@ -71,8 +71,10 @@ func (t *UserType) weight() int {
 }
 
 // User is one running simulated user, handed to its tasks. A User belongs to
-// one goroutine: its methods are meant to be called from the user's own
-// tasks and are not safe for concurrent use, except Record, RecordSuccess,
+// one goroutine at a time (a user waiting between the tasks of its root
+// task set has no goroutine; its next task may run on a new one): its
+// methods are meant to be called from the user's own tasks and are not
+// safe for concurrent use, except Record, RecordSuccess,
 // RecordFailure, RecordCutShort, Measure, Stopping and StoppedBy, which are.
 type User struct {
 	runner    *Runner
@@ -83,7 +85,7 @@ type User struct {
 	cancel    context.CancelCauseFunc
 	values    map[any]any
 	lastStart int64         // start of the last task, ns after the runner's epoch; 0: none
-	wake      chan struct{} // a parked user's wake-up (sleepers)
+	wake      chan struct{} // a parked goroutine's wake-up (sleepers), made at its first such park
 	wakeAt    int64         // when a parked user wakes (its sleepers shard's lock)
 	heapIdx   int32         // its index in its shard's heap, -1 when not parked
 	id        int32
@@ -96,14 +98,16 @@ type User struct {
 	itHeld int32                  // tokens of the batch in hand, used or not
 	reqs   *reqCounter            // requests, for Config.MaxRequests (nil: no limit)
 
-	flags atomic.Uint32 // userStopping, userCounted, userDone
+	flags atomic.Uint32 // userStopping, userCounted, userDone, userDetached
+	seq   uint32        // the root task set's next pick, kept while the user is detached
 }
 
 // User flags.
 const (
 	userStopping = 1 << iota // asked to stop (set once, by requestStop*)
 	userCounted              // counted in Runner.UserCount
-	userDone                 // the user's goroutine has returned
+	userDone                 // the user has ended (its last goroutine has returned)
+	userDetached             // parked between root tasks with no goroutine (sleepers.park)
 )
 
 // is reports whether flag f is set.

@@ -170,7 +170,9 @@ func TestQuickstartHeadlessExitsOneBecauseErrorFailsOnPurpose(t *testing.T) {
 		assert.Positive(t, rows[name], name)
 	}
 	assert.Contains(t, r.stdout, "GET /error: HTTP 500 Internal Server Error")
-	assert.Less(t, r.took, 10*time.Second)
+	// a 3 s test that ends: 3.03 s alone, 11 s once under the race detector
+	// beside the cluster's Python workers on two cores
+	assert.Less(t, r.took, 30*time.Second)
 }
 
 func TestQuickstartListAndHelp(t *testing.T) {

@@ -1,7 +1,7 @@
 // Command scale runs the scale and memory checks of golocust and prints
 // one machine-readable line per check:
 //
-//	scale -mode users [-users 100000] [-hold 5s]
+//	scale -mode users [-users 100000] [-hold 5s] [-wait 10s]
 //	    users whose task is a no-op followed by a 10 s constant wait, spawned
 //	    all at once: spawn rate achieved, peak RSS (VmHWM), tasks per second.
 //	scale -mode http [-users 10000] [-client fast|net] [-hold 10s]
@@ -47,11 +47,12 @@ func main() {
 	perName := flag.Int("per-name", 3, "requests per name for -mode names")
 	hours := flag.Float64("hours", 1, "simulated hours for -mode entries")
 	perSec := flag.Int("per-second", 10, "requests per entry per simulated second for -mode entries")
+	wait := flag.Duration("wait", 10*time.Second, "constant wait between the tasks of -mode users")
 	current := flag.Bool("current", false, "track current percentiles for every entry (--csv-full-history)")
 	flag.Parse()
 	switch *mode {
 	case "users":
-		runUsers(def(*users, 100_000), defD(*hold, 5*time.Second))
+		runUsers(def(*users, 100_000), defD(*hold, 5*time.Second), *wait)
 	case "http":
 		runHTTP(def(*users, 10_000), defD(*hold, 10*time.Second), *kind)
 	case "entries":
@@ -103,11 +104,17 @@ func run(label string, users int, hold time.Duration, ut *locust.UserType, host 
 		}()
 	})
 	rss := make(chan int64, 1)
-	go func() { // sample RSS while running
+	var peakG atomic.Int64
+	go func() { // sample RSS and goroutines while running
 		var peak int64
 		for r.State() != locust.StateStopped {
 			peak = max(peak, measure.Status("VmRSS"))
-			time.Sleep(100 * time.Millisecond)
+			g := int64(runtime.NumGoroutine())
+			peakG.Store(max(peakG.Load(), g))
+			if os.Getenv("SCALE_TRACE") != "" {
+				fmt.Fprintf(os.Stderr, "%6.2fs goroutines=%d state=%v\n", time.Since(start).Seconds(), g, r.State())
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		rss <- peak
 	}()
@@ -133,20 +140,20 @@ func run(label string, users int, hold time.Duration, ut *locust.UserType, host 
 	sp := time.Duration(spawned.Load())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("mode=%s users=%d spawn_s=%.3f spawn_rate=%.0f tasks_per_s=%.0f peak_rss_mib=%s sampled_rss_mib=%s rss_per_user_kib=%.1f heap_sys_mib=%s stack_mib=%s cpu_s=%.2f\n",
+	fmt.Printf("mode=%s users=%d spawn_s=%.3f spawn_rate=%.0f tasks_per_s=%.0f peak_rss_mib=%s sampled_rss_mib=%s rss_per_user_kib=%.1f heap_sys_mib=%s stack_mib=%s peak_goroutines=%d cpu_s=%.2f\n",
 		label, users, sp.Seconds(), float64(users)/sp.Seconds(), float64(iters)/secs,
 		measure.MiB(measure.Status("VmHWM")), measure.MiB(<-rss),
 		float64(measure.Status("VmHWM"))/1024/float64(users),
-		measure.MiB(int64(ms.HeapSys)), measure.MiB(int64(ms.StackSys)), (measure.CPU() - cpu0).Seconds())
+		measure.MiB(int64(ms.HeapSys)), measure.MiB(int64(ms.StackSys)), peakG.Load(), (measure.CPU() - cpu0).Seconds())
 	return r
 }
 
-// runUsers runs users whose task is a no-op followed by a 10 s constant
-// wait: what one process costs per mostly idle user.
-func runUsers(users int, hold time.Duration) {
+// runUsers runs users whose task is a no-op followed by a constant wait
+// (10 s by default): what one process costs per mostly idle user.
+func runUsers(users int, hold, wait time.Duration) {
 	ut := &locust.UserType{
 		Name:  "Idle",
-		Wait:  locust.Constant(10 * time.Second),
+		Wait:  locust.Constant(wait),
 		Tasks: locust.NewTaskSet("noop").Task(1, func(context.Context, *locust.User) error { return nil }),
 	}
 	run("users", users, hold, ut, "")
