@@ -10,8 +10,9 @@
 # doing GETs with the same library and no statistics; for net/http the
 # plain loop a Go programmer writes: one http.Client on a tuned Transport,
 # no per-request timeout, the body copied to io.Discard).
-# PASSES passes (default 3) are interleaved; medians are reported, and the
-# ratio of each pass (same pass, so the same machine conditions) too.
+# PASSES passes (default 3) are interleaved, every other one in reverse
+# order; medians are reported, and the ratio of each pass (same pass, so
+# the same machine conditions) too.
 #
 # Usage: bench/compare.sh            (from the module root)
 #   DURATION=10s PASSES=3 PORT=18080 USERS=50 bench/compare.sh
@@ -91,7 +92,14 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "target: bench/target on core 1; generators on core 0; ${USERS} connections/users; ${DURATION} per run; ${PASSES} passes; nice ${NICE}"
 for pass in $(seq "$PASSES"); do
 	echo "pass $pass" >&2
-	for v in "${VARIANTS[@]}"; do
+	# every other pass runs the variants in reverse order, so that a
+	# machine growing faster or slower during a run favours no variant
+	order=("${VARIANTS[@]}")
+	if ((pass % 2 == 0)); then
+		order=()
+		for ((i = ${#VARIANTS[@]} - 1; i >= 0; i--)); do order+=("${VARIANTS[i]}"); done
+	fi
+	for v in "${order[@]}"; do
 		t0=$(target_cpu)
 		case $v in
 		wrk) r=$(run_wrk) ;;

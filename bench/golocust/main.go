@@ -50,7 +50,21 @@ func main() {
 	bare := flag.Bool("bare", false, "no statistics: a plain loop of goroutines (the floor)")
 	target := flag.String("url", "http://127.0.0.1:18080/", "target URL (loopback only)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
+	heapprofile := flag.String("heapprofile", "", "write a heap profile halfway through the measured run to this file")
 	flag.Parse()
+	if *heapprofile != "" {
+		go func() {
+			time.Sleep(*warmup + *duration/2)
+			f, err := os.Create(*heapprofile)
+			if err != nil {
+				fail("%v", err)
+			}
+			defer f.Close()
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				fail("%v", err)
+			}
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
