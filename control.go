@@ -364,12 +364,14 @@ func (r *Runner) stopAll(plan stopPlan) []*User {
 	all = append(all, r.retiring...)
 	r.retiring = all
 	r.mu.Unlock()
+	for _, u := range users {
+		r.uncount(u) // all at once: the user count drops to 0 in one go
+	}
 	for i := len(users) - 1; i >= 0; i-- {
 		u := users[i]
 		if i%spawnYield == 0 {
 			runtime.Gosched() // let woken users end as they go (see spawnYield)
 		}
-		r.uncount(u)
 		if plan.timeout == 0 && !plan.drain {
 			u.requestStop(0)
 		} else {
