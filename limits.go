@@ -198,24 +198,30 @@ func (c *reqCounter) count(r *Runner) {
 	c.slow(r, n)
 }
 
-// slow handles the request that uses the last token granted (n == mark: the
-// batch is reported) or one past it (a new batch is taken). Past the
-// limit, requests are still recorded: tasks already running may finish.
+// slow handles a request that uses the last token granted (n == mark) or
+// goes past it (n > mark). Every granted token is then used and is reported
+// as such; past the grant a new batch is taken. A request recorded while the
+// pool was dry goes past the grant without a token (past the limit, tasks
+// already running may finish); tokens that come back later (a ramp-down)
+// are taken for it first, so that every granted token is reported used
+// once the user's requests pass it.
 func (c *reqCounter) slow(r *Runner, n int64) {
 	q := &r.reqQuota
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
 		m := c.mark.Load()
-		switch {
-		case n < m:
+		if n < m {
 			return
-		case n == m:
+		}
+		if m > c.flushed {
 			reached := q.use(m - c.flushed)
 			c.flushed = m
 			if reached {
 				r.limitReached("requests")
 			}
+		}
+		if n == m {
 			return
 		}
 		b := q.grab(r.userCount.Load())
@@ -232,12 +238,12 @@ func (c *reqCounter) settle(q *quota) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n, m := c.n.Load(), c.mark.Load()
-	if n >= m {
-		return false // every granted token was used and reported
+	used := min(n, m)
+	if m > n {
+		q.give(m - n)
+		c.mark.Store(n)
 	}
-	q.give(m - n)
-	reached := q.use(n - c.flushed)
-	c.flushed = n
-	c.mark.Store(n)
+	reached := q.use(used - c.flushed)
+	c.flushed = used
 	return reached
 }

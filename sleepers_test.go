@@ -61,3 +61,31 @@ func TestSleepersWakeInOrderAndOnStop(t *testing.T) {
 	}
 	r.sleepers.stop()
 }
+
+// Many users sleeping short, random waits at once, from their own
+// goroutines, all wake: no wake-up is lost while the shards' timers fire
+// in batches and re-arm.
+func TestSleepersLoseNoWakeUp(t *testing.T) {
+	r := &Runner{}
+	r.sleepers.epoch = time.Now()
+	const users, rounds = 300, 200
+	var wg sync.WaitGroup
+	for i := range users {
+		u := &User{runner: r, id: int32(i), heapIdx: -1}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				r.sleepers.sleep(u, time.Duration(rand.IntN(2000))*time.Microsecond)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a sleeping user was never woken")
+	}
+	r.sleepers.stop()
+}
