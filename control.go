@@ -140,9 +140,11 @@ func (r *Runner) step(uctx context.Context, rs *ramp, warnedFixed *bool) (next t
 		r.startUsers(r.users[first:])
 		done = rs.moved == total
 	} else {
-		for rs.moved < want && int(r.userCount.Load()) > target && r.retireNewestLocked() {
+		var timed []*User
+		for rs.moved < want && int(r.userCount.Load()) > target && r.retireNewestLocked(&timed) {
 			rs.moved++
 		}
+		r.cancelAfter(timed, r.cfg.StopTimeout)
 		done = rs.moved == total || int(r.userCount.Load()) <= target
 	}
 	r.compactLocked()
@@ -150,19 +152,40 @@ func (r *Runner) step(uctx context.Context, rs *ramp, warnedFixed *bool) (next t
 }
 
 // retireNewestLocked stops the newest live user, dropping the users that
-// stopped themselves on the way; false when there is none. r.mu is held.
-func (r *Runner) retireNewestLocked() bool {
+// stopped themselves on the way; false when there is none. Without a stop
+// timeout its context is cancelled at once; with one, the user is added to
+// timed, whose contexts the caller cancels when the timeout expires
+// (cancelAfter). r.mu is held.
+func (r *Runner) retireNewestLocked(timed *[]*User) bool {
 	for len(r.users) > 0 {
 		u := r.users[len(r.users)-1]
 		r.users = r.users[:len(r.users)-1]
 		r.typeCount[u.plan.typ]--
 		r.retiring = append(r.retiring, u)
 		if r.uncount(u) {
-			u.requestStop(r.cfg.StopTimeout)
+			if r.cfg.StopTimeout <= 0 {
+				u.requestStop()
+			} else if u.requestStopLater() {
+				*timed = append(*timed, u)
+			}
 			return true
 		}
 	}
 	return false
+}
+
+// cancelAfter cancels the contexts of users after d, with one timer for
+// all of them: a ramp-down of a million users with a stop timeout makes
+// one timer, not a million.
+func (r *Runner) cancelAfter(users []*User, d time.Duration) {
+	if len(users) == 0 {
+		return
+	}
+	time.AfterFunc(d, func() {
+		for _, u := range users {
+			u.cancel(ErrUserStopped)
+		}
+	})
 }
 
 // compactLocked forgets the retiring users whose goroutine ended, keeping
@@ -373,7 +396,7 @@ func (r *Runner) stopAll(plan stopPlan) []*User {
 			runtime.Gosched() // let woken users end as they go (see spawnYield)
 		}
 		if plan.timeout == 0 && !plan.drain {
-			u.requestStop(0)
+			u.requestStop()
 		} else {
 			u.requestStopLater()
 		}

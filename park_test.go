@@ -95,3 +95,56 @@ func TestNestedSetWaitsStillWork(t *testing.T) {
 	assert.Greater(t, inner.Load(), int64(20*3))
 	assert.Greater(t, outer.Load(), int64(20))
 }
+
+// A ramp-down with a stop timeout lets the retired users' running tasks go
+// on until the timeout, then cancels their contexts (with the stop as the
+// cause), all of them, by one timer per ramp-down step.
+func TestRampDownCancelsRetiredUsersAfterTheStopTimeout(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const users, kept, timeout = 200, 20, 300 * time.Millisecond
+	var rampedAt atomic.Int64
+	var inside, ended, stoppedBy atomic.Int64
+	var mu sync.Mutex
+	var late []time.Duration
+	task := func(ctx context.Context, u *locust.User) error {
+		inside.Add(1)
+		<-ctx.Done()
+		if at := rampedAt.Load(); at != 0 {
+			mu.Lock()
+			late = append(late, time.Since(time.Unix(0, at)))
+			mu.Unlock()
+		}
+		ended.Add(1)
+		if u.StoppedBy(ctx) {
+			stoppedBy.Add(1)
+		}
+		return nil
+	}
+	r := newRunner(t, locust.Config{Users: users, SpawnRate: 1e6, StopTimeout: timeout},
+		&locust.UserType{Name: "Blocked", Tasks: locust.NewTaskSet("t").Task(1, task)})
+	r.Events().SpawningComplete.Add(func(int) {
+		if rampedAt.Load() != 0 {
+			return
+		}
+		go func() {
+			for inside.Load() < users { // every user is inside its task
+				time.Sleep(time.Millisecond)
+			}
+			rampedAt.Store(time.Now().UnixNano())
+			_ = r.SetUsers(kept, 0)
+		}()
+	})
+	wait := start(t, r)
+	require.Eventually(t, func() bool { return ended.Load() >= users-kept }, 10*time.Second, 5*time.Millisecond,
+		"the retired users' tasks end after the stop timeout")
+	require.Eventually(t, func() bool { return r.UserCount() == kept }, 5*time.Second, time.Millisecond)
+	r.Stop()
+	require.NoError(t, wait())
+	assert.EqualValues(t, users, stoppedBy.Load(), "every task was ended by the stop")
+	mu.Lock()
+	defer mu.Unlock()
+	require.GreaterOrEqual(t, len(late), users-kept)
+	for _, d := range late[:users-kept] {
+		assert.GreaterOrEqual(t, d, timeout-20*time.Millisecond, "a retired user's task was cancelled before the stop timeout")
+	}
+}

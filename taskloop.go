@@ -24,30 +24,28 @@ type userPlan struct {
 // OnStart and OnStop (see Runner.stopWait's report of abandoned users).
 type hookNames struct{ onStart, onStop string }
 
-// requestStop asks the user to stop; after timeout (0: at once) its context
-// is cancelled. Safe to call more than once.
-func (u *User) requestStop(timeout time.Duration) {
+// requestStop asks the user to stop and cancels its context at once. Safe
+// to call more than once.
+func (u *User) requestStop() {
 	if !u.set(userStopping) {
 		return
 	}
-	if timeout <= 0 {
-		// cancel before waking: a sleeping user woken first could run its
-		// OnStop with a context not yet ended
-		u.cancel(ErrUserStopped)
-		u.runner.sleepers.wake(u)
-		return
-	}
+	// cancel before waking: a sleeping user woken first could run its
+	// OnStop with a context not yet ended
+	u.cancel(ErrUserStopped)
 	u.runner.sleepers.wake(u)
-	time.AfterFunc(timeout, func() { u.cancel(ErrUserStopped) })
 }
 
 // requestStopLater asks the user to stop after its running task; its
-// context is cancelled by the runner (Runner.stopWait) when the stop
-// timeout or the drain limit expires.
-func (u *User) requestStopLater() {
-	if u.set(userStopping) {
-		u.runner.sleepers.wake(u)
+// context is cancelled by the runner when the stop timeout or the drain
+// limit expires (Runner.stopWait, Runner.cancelAfter). It reports whether
+// this call asked (false: the user was asked before).
+func (u *User) requestStopLater() bool {
+	if !u.set(userStopping) {
+		return false
 	}
+	u.runner.sleepers.wake(u)
+	return true
 }
 
 // sleep waits d, returning false if the user was stopped meanwhile.

@@ -63,7 +63,7 @@ func (tu *TestUser) Context() context.Context { return tu.ctx }
 
 // Stop stops the user at once, as the end of a test without a stop
 // timeout does: its context is cancelled with the cause ErrUserStopped.
-func (tu *TestUser) Stop() { tu.requestStop(0) }
+func (tu *TestUser) Stop() { tu.requestStop() }
 
 // Requests returns the requests recorded so far, in order (requests cut
 // short by the stop are not among them; see CutShort).
