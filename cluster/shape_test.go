@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,26 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/internal/testutil"
 	"github.com/golocust/locust/shape"
 )
-
-// lockedBuf is a bytes.Buffer safe for concurrent use.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The command line's --master with --stages and two Go workers: the shape
 // drives the master as it drives a local runner, the master hands out each
@@ -55,7 +36,7 @@ func TestMasterFollowsStages(t *testing.T) {
 	ws, wait := runGoWorkers(t, ctx, 2, fastConfig(t, port), []*locust.UserType{rec()})
 
 	var runner atomic.Pointer[locust.Runner]
-	var out, errb lockedBuf
+	var out, errb testutil.Buffer
 	cmd := &locust.Command{
 		Users: []*locust.UserType{rec()}, Extensions: []locust.Extension{NewExtension(), shape.NewExtension(nil)},
 		Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }, Dir: t.TempDir(), Name: "master",
