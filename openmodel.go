@@ -462,7 +462,7 @@ func (u *User) runOpen(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if u.is(userStopping) || ctx.Err() != nil || !u.takeIteration(ctx) {
+		if u.stopped(ctx) || !u.takeIteration(ctx) {
 			u.runner.stats.RecordDropped(1) // due, handed out, not run
 			return
 		}

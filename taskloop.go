@@ -48,9 +48,13 @@ func (u *User) requestStopLater() bool {
 	return true
 }
 
+// stopped reports whether the user must stop: it was asked to, or its
+// context ended.
+func (u *User) stopped(ctx context.Context) bool { return u.is(userStopping) || ctx.Err() != nil }
+
 // sleep waits d, returning false if the user was stopped meanwhile.
 func (u *User) sleep(ctx context.Context, d time.Duration) bool {
-	if u.is(userStopping) || ctx.Err() != nil {
+	if u.stopped(ctx) {
 		return false
 	}
 	if d <= 0 {
@@ -129,7 +133,7 @@ func (u *User) loopSet(ctx context.Context, c *compiledSet, root bool, seq uint3
 		wait = u.plan.typ.Wait
 	}
 	for ; ; seq++ {
-		if u.is(userStopping) || ctx.Err() != nil {
+		if u.stopped(ctx) {
 			break
 		}
 		t := &c.tasks[c.pick(int(seq))]
@@ -157,15 +161,12 @@ func (u *User) loopSet(ctx context.Context, c *compiledSet, root bool, seq uint3
 		if wait != nil {
 			d = wait.Wait(u)
 		}
-		if root && d > 0 {
-			if u.is(userStopping) || ctx.Err() != nil {
-				break
-			}
+		if root && d > 0 && !u.stopped(ctx) {
 			u.seq = seq + 1
 			if u.runner.sleepers.park(u, d) {
 				return 0, true // u belongs to its wake-up now
 			}
-			break
+			break // asked to stop meanwhile
 		}
 		if !u.sleep(ctx, d) {
 			break
