@@ -2,8 +2,9 @@
 // one machine-readable line per check:
 //
 //	scale -mode users [-users 100000] [-hold 5s] [-wait 10s]
-//	    users whose task is a no-op followed by a 10 s constant wait, spawned
-//	    all at once: spawn rate achieved, peak RSS (VmHWM), tasks per second.
+//	    users whose task is a no-op followed by a constant wait (-wait),
+//	    spawned all at once: spawn rate achieved, peak RSS (VmHWM), tasks per
+//	    second, peak goroutines (sampled every 10 ms).
 //	scale -mode http [-users 10000] [-client fast|net] [-hold 10s]
 //	    HTTP users (GET / then a 1 s wait) against the demo target, which runs
 //	    in a child process so that only the generator's memory is counted.
@@ -14,6 +15,10 @@
 //	scale -mode names [-entries 100000] [-per-name 3]
 //	    distinct names (an id in the URL), each recorded a few times, with a
 //	    snapshot every second: entries, peak RSS (VmHWM), time.
+//
+// For -mode users and http, SCALE_TRACE=1 prints the goroutine count every
+// 10 ms to standard error, and SCALE_HEAPPROFILE=F writes a heap profile to
+// F half a second after the spawn completes.
 package main
 
 import (
