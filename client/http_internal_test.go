@@ -119,7 +119,7 @@ func TestUnwrittenAttemptIsNotARequest(t *testing.T) {
 		}
 	}}
 	const n = 6
-	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
 		c := NewHTTP(u, WithTransport(tr))
 		ctx = httptrace.WithClientTrace(ctx, trace)
 		for range n {
@@ -127,11 +127,7 @@ func TestUnwrittenAttemptIsNotARequest(t *testing.T) {
 			require.NoError(t, err)
 		}
 		return nil
-	})}
-	r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 1, Iterations: 1}, ut)
-	require.NoError(t, err)
-	require.NoError(t, r.Run(context.Background()))
-	snap := r.Snapshot()
+	})
 	require.EqualValues(t, n-1, closedIdle.Load(), "every request after the first found its connection closed")
 	assert.EqualValues(t, n, received.Load())
 	assert.Equal(t, received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
@@ -175,18 +171,14 @@ func TestWriteThatFailsWithNothingWrittenIsNotARequest(t *testing.T) {
 	})}
 	defer tr.CloseIdleConnections()
 	const n = 5
-	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
 		c := NewHTTP(u, WithTransport(tr))
 		for range n {
 			_, err := c.Get(ctx, "/")
 			require.NoError(t, err)
 		}
 		return nil
-	})}
-	r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 1, Iterations: 1}, ut)
-	require.NoError(t, err)
-	require.NoError(t, r.Run(context.Background()))
-	snap := r.Snapshot()
+	})
 	assert.EqualValues(t, n, received.Load())
 	assert.Equal(t, received.Load(), snap.Total.Requests, "requests recorded == requests the target received")
 	assert.Zero(t, snap.Total.Failures, "a write that failed with nothing written is no failure: %v", snap.Errors)
@@ -198,7 +190,7 @@ func TestCountingConnUnderTLS(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	defer srv.Close()
 	var counted int64
-	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, func(ctx context.Context, u *locust.User) error {
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
 		tr := SharedTransport(u.Runner())
 		tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig // trust the test's certificate
 		s := NewHTTP(u)
@@ -211,10 +203,18 @@ func TestCountingConnUnderTLS(t *testing.T) {
 			counted = s.conn.written.Load()
 		}
 		return nil
-	})}
-	r, err := locust.NewRunner(locust.Config{Host: srv.URL, Users: 1, Iterations: 1}, ut)
+	})
+	assert.Positive(t, counted, "bytes written through TLS were counted")
+	assert.EqualValues(t, 3, snap.Total.Requests)
+}
+
+// runOnce runs task once, as the only task of one user against host, and
+// returns the run's statistics.
+func runOnce(t *testing.T, host string, task locust.TaskFunc) *locust.Snapshot {
+	t.Helper()
+	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
+	r, err := locust.NewRunner(locust.Config{Host: host, Users: 1, Iterations: 1}, ut)
 	require.NoError(t, err)
 	require.NoError(t, r.Run(context.Background()))
-	assert.Positive(t, counted, "bytes written through TLS were counted")
-	assert.EqualValues(t, 3, r.Snapshot().Total.Requests)
+	return r.Snapshot()
 }
