@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,7 +33,9 @@ type HTTP struct {
 	u       *locust.User
 	base    string // scheme://host[:port][/path], no trailing slash
 	baseErr error
-	client  *http.Client
+	client  *http.Client    // Client's: the session's transport, jar and redirect rule
+	own     *http.Client    // the session's own requests: client's, and redirects tracked for a cancel
+	tr      *http.Transport // the runner's shared transport, whose requests are cancelled with CancelRequest; nil on WithTransport's
 	timeout time.Duration
 	header  http.Header
 
@@ -58,31 +61,58 @@ type HTTP struct {
 
 // reqCtx is a request context that a session reuses from request to
 // request: derived once from a task's context, carrying the session's
-// trace, and cancelled by one timer when a request overruns its timeout.
+// trace, with one timer that cancels a request that overruns its timeout.
 // A context per request would cost a context and a timer each; resetting
 // and stopping the timer on every request would cost two timer-heap
 // operations each. Instead a request only stores its deadline: the timer
 // stays armed for the earliest deadline it has to watch, and when it fires
-// it cancels the context if the request in flight passed its deadline, or
-// else waits again until that request's deadline. Back-to-back requests
-// far shorter than their timeout touch the timer about once per timeout.
+// it cancels the request in flight if it passed its deadline, or else
+// waits again until that request's deadline. Back-to-back requests far
+// shorter than their timeout touch the timer about once per timeout.
+//
+// A request is cancelled in one of two ways. On the runner's shared
+// transport (HTTP/1 only: it has its own dialer and no ForceAttemptHTTP2),
+// the context is never cancelled: the transport's own per-request context
+// would otherwise register with it and unregister on every request, which
+// costs more than all the rest of the session. The request in flight (each
+// hop of a redirect: the session's redirect rule tells) is cancelled with
+// the transport's CancelRequest, once the transport has taken it in
+// (its GetConn hook, which runs after the transport registers the request;
+// a cancel asked for before then waits for it), and the task's context
+// ending reaches it through one context.AfterFunc per reqCtx. On any other
+// RoundTripper (WithTransport), the context is a cancellable one and is
+// cancelled. Either way the request's error then carries the cause: the
+// timeout (context.DeadlineExceeded) or the task context's cause.
 type reqCtx struct {
 	parent context.Context
 	ctx    context.Context
-	cancel context.CancelCauseFunc
 	epoch  time.Time // deadlines are durations since epoch (monotonic clock)
 	timer  *time.Timer
 
-	mu       sync.Mutex    // guards deadline and fireAt: the timer's callback reads them
+	cancel     context.CancelCauseFunc // cancels ctx; nil when tr cancels requests
+	tr         *http.Transport         // cancels the request in flight; nil when ctx is cancelled
+	stopParent func() bool             // unregisters the AfterFunc on parent (tr only)
+
+	mu       sync.Mutex    // guards the fields below: the timer's and the parent's callbacks read them
 	deadline time.Duration // of the request in flight; 0 when none is
 	fireAt   time.Duration // when the armed timer fires; 0 when it is not armed
+	req      *http.Request // tr: the hop in flight; nil when none is
+	taken    bool          // tr: the transport registered req, so CancelRequest reaches it
+	cause    error         // tr: why the request in flight is cancelled; nil while it is not
 }
 
-// begin watches a request that started at start for timeout.
-func (rc *reqCtx) begin(start time.Time, timeout time.Duration) {
+// begin watches the request req (its first hop), started at start, for
+// timeout.
+func (rc *reqCtx) begin(start time.Time, timeout time.Duration, req *http.Request) {
 	dl := start.Sub(rc.epoch) + timeout
 	rc.mu.Lock()
 	rc.deadline = dl
+	if rc.tr != nil {
+		rc.req, rc.taken, rc.cause = req, false, nil
+		if rc.parent.Err() != nil {
+			rc.cause = context.Cause(rc.parent) // cancelled once the transport takes it
+		}
+	}
 	if rc.fireAt == 0 || dl < rc.fireAt {
 		rc.fireAt = dl
 		rc.timer.Reset(timeout) // reset after start: it fires at dl or later
@@ -90,16 +120,65 @@ func (rc *reqCtx) begin(start time.Time, timeout time.Duration) {
 	rc.mu.Unlock()
 }
 
-// end stops watching the request in flight.
-func (rc *reqCtx) end() {
+// hop makes req, the next hop of a redirect, the request in flight.
+func (rc *reqCtx) hop(req *http.Request) {
+	if rc.tr == nil {
+		return
+	}
 	rc.mu.Lock()
-	rc.deadline = 0
+	rc.req, rc.taken = req, false
 	rc.mu.Unlock()
 }
 
-// fire is the timer's callback: it cancels the context when the request in
-// flight passed its deadline, waits again until that deadline when it has
-// not, and leaves the timer unarmed when no request is in flight.
+// took says that the transport registered the request in flight (its
+// GetConn hook): from now on CancelRequest reaches it, and a cancel asked
+// for before is done now.
+func (rc *reqCtx) took() {
+	if rc.tr == nil {
+		return
+	}
+	rc.mu.Lock()
+	if rc.req != nil {
+		rc.taken = true
+		if rc.cause != nil {
+			rc.tr.CancelRequest(rc.req) //lint:ignore SA1019 see reqCtx: the shared transport is HTTP/1 only, and the tests check that it cancels
+		}
+	}
+	rc.mu.Unlock()
+}
+
+// cancelLocked cancels the request in flight for cause. rc.mu must be
+// held: a request that ended (end) is never cancelled, even when the next
+// request reuses its *http.Request.
+func (rc *reqCtx) cancelLocked(cause error) {
+	if rc.cancel != nil {
+		rc.cancel(cause)
+		return
+	}
+	if rc.req == nil || rc.cause != nil {
+		return
+	}
+	rc.cause = cause
+	if rc.taken {
+		rc.tr.CancelRequest(rc.req) //lint:ignore SA1019 see reqCtx
+	}
+}
+
+// end stops watching the request in flight. It returns why the request
+// was cancelled, or nil if it was not (tr only: with a cancellable context,
+// the request's error carries the cause already).
+func (rc *reqCtx) end() error {
+	rc.mu.Lock()
+	cause := rc.cause
+	rc.deadline = 0
+	rc.req, rc.taken, rc.cause = nil, false, nil
+	rc.mu.Unlock()
+	return cause
+}
+
+// fire is the timer's callback: it cancels the request in flight when it
+// passed its deadline, waits again until that deadline when it has not,
+// and leaves the timer unarmed when no request is in flight.
 func (rc *reqCtx) fire() {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -109,28 +188,47 @@ func (rc *reqCtx) fire() {
 		rc.fireAt = 0
 	case now >= rc.deadline:
 		rc.fireAt = 0
-		rc.cancel(context.DeadlineExceeded)
+		rc.cancelLocked(context.DeadlineExceeded)
 	default:
 		rc.fireAt = rc.deadline
 		rc.timer.Reset(rc.deadline - now)
 	}
 }
 
+// parentDone runs when the task's context ends (tr only): the request in
+// flight, if any, is cancelled with the context's cause.
+func (rc *reqCtx) parentDone() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.cancelLocked(context.Cause(rc.parent))
+}
+
 // requestContext returns the reusable context for requests made under
 // parent, making a new one when parent changed or the last one was
-// cancelled (a request timed out).
+// cancelled (a request timed out, on a cancellable context).
 func (s *HTTP) requestContext(parent context.Context) *reqCtx {
-	if rc := s.rc; rc != nil && rc.ctx.Err() == nil && sameContext(rc.parent, parent) {
+	if rc := s.rc; rc != nil && sameContext(rc.parent, parent) && (rc.cancel == nil || rc.ctx.Err() == nil) {
 		return rc
 	}
 	if old := s.rc; old != nil {
 		// unregister it from its parent, which may live on (a task that
 		// adds a value to its context for each request)
 		old.timer.Stop()
-		old.cancel(context.Canceled)
+		if old.cancel != nil {
+			old.cancel(context.Canceled)
+		} else {
+			old.stopParent()
+		}
 	}
-	ctx, cancel := context.WithCancelCause(parent)
-	rc := &reqCtx{parent: parent, ctx: httptrace.WithClientTrace(ctx, &s.trace), cancel: cancel, epoch: time.Now()}
+	rc := &reqCtx{parent: parent, epoch: time.Now(), tr: s.tr}
+	if rc.tr != nil {
+		// the parent's values, not its cancellation: see reqCtx
+		rc.ctx = httptrace.WithClientTrace(context.WithoutCancel(parent), &s.trace)
+		rc.stopParent = context.AfterFunc(parent, rc.parentDone)
+	} else {
+		ctx, cancel := context.WithCancelCause(parent)
+		rc.ctx, rc.cancel = httptrace.WithClientTrace(ctx, &s.trace), cancel
+	}
 	rc.timer = time.AfterFunc(time.Hour, rc.fire)
 	rc.timer.Stop() // armed by the first request
 	s.rc = rc
@@ -166,6 +264,7 @@ const (
 // Only a retry or a redirect reads the clock here; the first attempt starts
 // when the request does.
 func (s *HTTP) getConn(string) {
+	s.rc.took()
 	prev := s.attempt.Swap(attemptOpen)
 	conn := s.conn
 	s.conn = nil
@@ -299,6 +398,10 @@ func WithoutCookies() HTTPOption { return func(o *httpOptions) { o.noCookies = t
 // WithoutRedirects returns redirect responses instead of following them.
 func WithoutRedirects() HTTPOption { return func(o *httpOptions) { o.noFollow = true } }
 
+// maxRedirects is how many redirects a session follows, as net/http's
+// default rule.
+const maxRedirects = 10
+
 type sessionKey struct{}
 type transportKey struct{}
 
@@ -368,7 +471,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	rt := o.transport
 	if rt == nil {
-		rt = SharedTransport(u.Runner())
+		s.tr = SharedTransport(u.Runner())
+		rt = s.tr
 	}
 	s.client = &http.Client{Transport: rt}
 	if !o.noCookies {
@@ -376,6 +480,18 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	if o.noFollow {
 		s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	own := *s.client
+	s.own = &own
+	if s.tr != nil && !o.noFollow {
+		// each hop is the request in flight, for a cancel (see reqCtx)
+		s.own.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
+			s.rc.hop(req)
+			return nil
+		}
 	}
 	return s
 }
@@ -476,6 +592,16 @@ func readBody(resp *http.Response) ([]byte, error) {
 	return io.ReadAll(resp.Body)
 }
 
+// withCause returns the error of a request that its reqCtx cancelled for
+// cause (CancelRequest's error says only "canceled"): the same *url.Error
+// with cause inside, or cause.
+func withCause(err, cause error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return &url.Error{Op: ue.Op, URL: ue.URL, Err: cause}
+	}
+	return cause
+}
+
 // Do sends req, reads the whole response, records it and returns it. A
 // failure (no response, a timeout, a status of 400 or more, or a Check that
 // returned an error) returns the response (if any) and an *Error; the
@@ -524,8 +650,8 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	s.method, s.name, s.retried = method, name, 0
 	s.attempt.Store(0)
 	s.fresh, s.attemptStart, s.conn = true, start, nil
-	rc.begin(start, timeout)
-	resp, err := s.client.Do(hr)
+	rc.begin(start, timeout, hr)
+	resp, err := s.own.Do(hr)
 	if err != nil && !s.reachedWire() && s.u.StoppedBy(ctx) {
 		// stopped before a byte of the request left (while dialling): the
 		// target never saw it, so it is not cut short either
@@ -537,7 +663,9 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 		data, err = readBody(resp)
 		resp.Body.Close()
 	}
-	rc.end()
+	if cause := rc.end(); cause != nil && err != nil {
+		err = withCause(err, cause)
+	}
 	if err == nil && body == nil {
 		s.last.req = hr // done with: the next request may reuse it
 	}

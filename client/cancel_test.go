@@ -1,0 +1,116 @@
+package client_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	locust "github.com/golocust/locust"
+	"github.com/golocust/locust/client"
+)
+
+// hangingTarget answers /ok at once, /hang only when the client gives up,
+// and redirects /redirect to /hang.
+func hangingTarget(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/hang", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// sessions are the net/http sessions whose requests are cancelled in each
+// of the two ways: on the runner's shared transport (CancelRequest) and on
+// a transport of the test's own (a cancellable context).
+var sessions = []struct {
+	name string
+	new  func(u *locust.User, opts ...client.HTTPOption) *client.HTTP
+}{
+	{"shared transport", client.NewHTTP},
+	{"own transport", func(u *locust.User, opts ...client.HTTPOption) *client.HTTP {
+		tr := &http.Transport{}
+		u.Runner().Events().TestStop.Add(func(*locust.Runner) { tr.CloseIdleConnections() })
+		return client.NewHTTP(u, append(opts, client.WithTransport(tr))...)
+	}},
+}
+
+// A request made with a context that already ended (not by the stop) is a
+// failure at once, on a target that would never answer it.
+func TestRequestWithAnEndedContextFailsAtOnce(t *testing.T) {
+	for _, sc := range sessions {
+		t.Run(sc.name, func(t *testing.T) {
+			srv := hangingTarget(t)
+			var took time.Duration
+			snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+				c := sc.new(u, client.WithTimeout(3*time.Second))
+				_, _ = c.Get(ctx, "/ok") // a first request: the session's request context is made
+				tctx, cancel := context.WithCancel(ctx)
+				cancel()
+				start := time.Now()
+				_, _ = c.Get(tctx, "/hang")
+				took = time.Since(start)
+				return nil
+			})
+			assert.Less(t, took, time.Second, "the ended context did not stop the request")
+			e, ok := snap.Entry("GET", "/hang")
+			require.True(t, ok)
+			assert.EqualValues(t, 1, e.Failures)
+			var msgs []string
+			for _, e := range snap.Errors {
+				msgs = append(msgs, e.Name+": "+e.Error)
+			}
+			assert.Contains(t, msgs, "/hang: the task's context ended: context canceled")
+		})
+	}
+}
+
+// The timeout holds for every hop of a redirect: a redirect to a target
+// that hangs times out, and so does a task context that ends during it.
+func TestTimeoutAndCancelReachARedirectHop(t *testing.T) {
+	for _, sc := range sessions {
+		t.Run(sc.name, func(t *testing.T) {
+			srv := hangingTarget(t)
+			var timedOut, cancelled time.Duration
+			snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+				c := sc.new(u, client.WithTimeout(200*time.Millisecond))
+				start := time.Now()
+				_, _ = c.Get(ctx, "/redirect")
+				timedOut = time.Since(start)
+
+				tctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				time.AfterFunc(100*time.Millisecond, cancel)
+				start = time.Now()
+				_, _ = c.Get(tctx, "/redirect", client.Timeout(3*time.Second), client.Name("/redirect cancelled"))
+				cancelled = time.Since(start)
+				return nil
+			})
+			assert.GreaterOrEqual(t, timedOut, 200*time.Millisecond)
+			assert.Less(t, timedOut, 2*time.Second, "the timeout did not reach the redirect's hop")
+			assert.GreaterOrEqual(t, cancelled, 100*time.Millisecond)
+			assert.Less(t, cancelled, 2*time.Second, "the task's context did not reach the redirect's hop")
+			msgs := map[string]string{}
+			for _, e := range snap.Errors {
+				msgs[e.Name] = e.Error
+			}
+			assert.Equal(t, map[string]string{
+				"/redirect":           "timeout after 200ms",
+				"/redirect cancelled": "the task's context ended: context canceled",
+			}, msgs)
+		})
+	}
+}
