@@ -361,13 +361,6 @@ func (req *Request) defaults(timeout time.Duration) (method, name string, d time
 	return method, name, d
 }
 
-// finish applies the failure rules to a request that got out's response
-// (or the transport error err), records it for u, and returns what Do
-// returns. Only the user's stop hides a failed request: when ctx ended
-// because the user was stopped (locust.User.StoppedBy), the request is in
-// no entry but counted as cut short. A context that ended for another
-// reason (a task's own timeout, even during a graceful stop) makes a
-// failure.
 // stoppedBeforeSend returns a recorded error when ctx already ended
 // because the user was stopped: nothing is sent then, so the request is
 // neither in the statistics nor cut short (the target never saw it).
@@ -378,6 +371,13 @@ func stoppedBeforeSend(ctx context.Context, u *locust.User) error {
 	return nil
 }
 
+// finish applies the failure rules to a request that got out's response
+// (or the transport error err), records it for u, and returns what Do
+// returns. Only the user's stop hides a failed request: when ctx ended
+// because the user was stopped (locust.User.StoppedBy), the request is in
+// no entry but counted as cut short. A context that ended for another
+// reason (a task's own timeout, even during a graceful stop) makes a
+// failure.
 func finish(ctx context.Context, u *locust.User, req *Request, method, name string, timeout time.Duration,
 	start time.Time, out *Response, err error) (*Response, error) {
 	if err != nil && u.StoppedBy(ctx) {
