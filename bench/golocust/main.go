@@ -11,8 +11,10 @@
 //
 // It prints one machine-readable line:
 //
-//	client=fast mode=stats users=50 secs=10.00 reqs=N fails=0 rps=X p50_us=A p99_us=B cpu_s=C cpu_pct=P cpu_us_per_req=D lag_p50_us=E lag_p99_us=F lag_max_us=G
+//	client=fast mode=stats users=50 secs=10.00 reqs=N fails=0 rps=X p50_us=A p99_us=B cpu_s=C cpu_pct=P cpu_us_per_req=D usr_us_per_req=U lag_p50_us=E lag_p99_us=F lag_max_us=G
 //
+// usr_us_per_req is the part of cpu_us_per_req spent in the process's own
+// code (user CPU time), without the kernel's.
 // The lag fields are the generator's own scheduling delay (how late a
 // 1 ms timer fires); a warning goes to stderr when the process used more
 // than 90% of a core on average (GOMAXPROCS cores), like Locust's CPU
@@ -48,6 +50,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "measured run time")
 	warmup := flag.Duration("warmup", time.Second, "run time before measuring (connections open)")
 	bare := flag.Bool("bare", false, "no statistics: a plain loop of goroutines (the floor)")
+	interleave := flag.Duration("interleave", 0, "run the session and the plain loop in this process, in turns of this long (e.g. 250ms), and print both and their ratio")
 	target := flag.String("url", "http://127.0.0.1:18080/", "target URL (loopback only)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
 	heapprofile := flag.String("heapprofile", "", "write a heap profile halfway through the measured run to this file")
@@ -85,6 +88,14 @@ func main() {
 	if *kind != "fast" && *kind != "net" {
 		fail("-client must be fast or net")
 	}
+	if *interleave > 0 {
+		if *bare {
+			fail("-interleave runs both sides: leave out -bare")
+		}
+		stats, floor := runInterleaved(*kind, u, *users, *warmup, *duration, *interleave)
+		printInterleaved(*kind, *users, *interleave, stats, floor)
+		return
+	}
 	var res result
 	if *bare {
 		res = runBare(*kind, u, *users, *warmup, *duration)
@@ -97,13 +108,14 @@ func main() {
 	}
 	secs := res.wall.Seconds()
 	cpuPct := 100 * res.cpu.Seconds() / secs / float64(runtime.GOMAXPROCS(0))
-	perReq := 0.0
+	perReq, usrPerReq := 0.0, 0.0
 	if res.reqs > 0 {
 		perReq = float64(res.cpu.Microseconds()) / float64(res.reqs)
+		usrPerReq = float64(res.usr.Microseconds()) / float64(res.reqs)
 	}
-	fmt.Printf("client=%s mode=%s users=%d secs=%.2f reqs=%d fails=%d rps=%.0f p50_us=%d p99_us=%d cpu_s=%.3f cpu_pct=%.0f cpu_us_per_req=%.2f lag_p50_us=%d lag_p99_us=%d lag_max_us=%d\n",
+	fmt.Printf("client=%s mode=%s users=%d secs=%.2f reqs=%d fails=%d rps=%.0f p50_us=%d p99_us=%d cpu_s=%.3f cpu_pct=%.0f cpu_us_per_req=%.2f usr_us_per_req=%.2f lag_p50_us=%d lag_p99_us=%d lag_max_us=%d\n",
 		*kind, mode, *users, secs, res.reqs, res.fails, float64(res.reqs)/secs,
-		res.p50.Microseconds(), res.p99.Microseconds(), res.cpu.Seconds(), cpuPct, perReq,
+		res.p50.Microseconds(), res.p99.Microseconds(), res.cpu.Seconds(), cpuPct, perReq, usrPerReq,
 		res.lag50.Microseconds(), res.lag99.Microseconds(), res.lagMax.Microseconds())
 	if cpuPct > 90 {
 		fmt.Fprintf(os.Stderr, "warning: the generator used %.0f%% CPU (over 90%%); its own scheduling lag was p50 %s, p99 %s, and response times include it\n",
@@ -118,7 +130,7 @@ func fail(format string, args ...any) {
 
 type result struct {
 	reqs, fails          int64
-	wall, cpu            time.Duration
+	wall, cpu, usr       time.Duration
 	p50, p99             time.Duration
 	lag50, lag99, lagMax time.Duration
 }
@@ -127,37 +139,12 @@ type result struct {
 // through the client session and into the statistics.
 func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration) result {
 	host := u.Scheme + "://" + u.Host
-	path := u.RequestURI()
-	task := func(ctx context.Context, usr *locust.User) error {
-		_, err := client.FastFor(usr).Get(ctx, path)
-		return err
-	}
-	if os.Getenv("GOLOCUST_BENCH_RAWTASK") != "" { // experiment: runner loop, no client, no stats
-		hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: users}
-		type rr struct {
-			req  *fasthttp.Request
-			resp *fasthttp.Response
-		}
-		task = func(ctx context.Context, usr *locust.User) error {
-			x, ok := usr.Value(rr{}).(*rr)
-			if !ok {
-				x = &rr{fasthttp.AcquireRequest(), fasthttp.AcquireResponse()}
-				x.req.SetRequestURI(u.String())
-				usr.SetValue(rr{}, x)
-			}
-			return hc.DoTimeout(x.req, x.resp, client.DefaultTimeout)
-		}
-	}
-	if kind == "net" {
-		task = func(ctx context.Context, usr *locust.User) error {
-			_, err := client.HTTPFor(usr).Get(ctx, path)
-			return err
-		}
-	}
+	task := sessionTask(kind, u, users)
 	ut := &locust.UserType{Name: "Bench", Tasks: locust.NewTaskSet("bench").Task(1, task)}
 	var (
 		res      result
-		cpu0     time.Duration
+		usr0     time.Duration
+		sys0     time.Duration
 		t0       time.Time
 		lag      *measure.Lag
 		measured sync.WaitGroup
@@ -178,12 +165,14 @@ func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration
 					defer measured.Done()
 					time.Sleep(warmup)
 					r.Stats().Reset()
-					cpu0, t0 = measure.CPU(), time.Now()
+					usr0, sys0 = measure.CPUSplit()
+					t0 = time.Now()
 					lag = measure.StartLag(time.Millisecond)
 				}()
 			})
 			r.Events().TestStop.Add(func(*locust.Runner) {
-				res.cpu, res.wall = measure.CPU()-cpu0, time.Since(t0)
+				usr, sys := measure.CPUSplit()
+				res.usr, res.cpu, res.wall = usr-usr0, usr+sys-usr0-sys0, time.Since(t0)
 			})
 			return nil
 		},
@@ -210,6 +199,39 @@ func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration
 	return res
 }
 
+// sessionTask is the task of the benchmark's UserType: one GET through
+// the user's session of the client, recorded in the statistics.
+func sessionTask(kind string, u *url.URL, users int) locust.TaskFunc {
+	path := u.RequestURI()
+	if kind == "net" {
+		return func(ctx context.Context, usr *locust.User) error {
+			_, err := client.HTTPFor(usr).Get(ctx, path)
+			return err
+		}
+	}
+	task := func(ctx context.Context, usr *locust.User) error {
+		_, err := client.FastFor(usr).Get(ctx, path)
+		return err
+	}
+	if os.Getenv("GOLOCUST_BENCH_RAWTASK") != "" { // experiment: runner loop, no client, no stats
+		hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: users}
+		type rr struct {
+			req  *fasthttp.Request
+			resp *fasthttp.Response
+		}
+		task = func(ctx context.Context, usr *locust.User) error {
+			x, ok := usr.Value(rr{}).(*rr)
+			if !ok {
+				x = &rr{fasthttp.AcquireRequest(), fasthttp.AcquireResponse()}
+				x.req.SetRequestURI(u.String())
+				usr.SetValue(rr{}, x)
+			}
+			return hc.DoTimeout(x.req, x.resp, client.DefaultTimeout)
+		}
+	}
+	return task
+}
+
 // runBare is the floor: users goroutines doing GETs with the client
 // library alone, counting responses and nothing else.
 func runBare(kind string, u *url.URL, users int, warmup, duration time.Duration) result {
@@ -220,67 +242,34 @@ func runBare(kind string, u *url.URL, users int, warmup, duration time.Duration)
 		_        [48]byte
 	}, users)
 	var wg sync.WaitGroup
-	target := u.String()
-	switch kind {
-	case "fast":
-		hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: users, MaxIdleConnDuration: 90 * time.Second}
-		for i := range users {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-				defer fasthttp.ReleaseRequest(req)
-				defer fasthttp.ReleaseResponse(resp)
-				req.SetRequestURI(target)
-				c := &counts[i]
-				for !stop.Load() {
-					err := hc.DoTimeout(req, resp, client.DefaultTimeout)
-					if counting.Load() {
-						c.n++
-						if err != nil || resp.StatusCode() >= 400 {
-							c.fails++
-						}
+	pl := newPlain(kind, u, users)
+	defer pl.close()
+	for i := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			get := pl.loop()
+			c := &counts[i]
+			for !stop.Load() {
+				err := get()
+				if counting.Load() {
+					c.n++
+					if err != nil {
+						c.fails++
 					}
 				}
-			}()
-		}
-	case "net":
-		// the plain loop a Go programmer would write: a tuned Transport and
-		// no per-request timeout
-		tr := &http.Transport{MaxIdleConns: users, MaxIdleConnsPerHost: users, IdleConnTimeout: 90 * time.Second}
-		hcl := &http.Client{Transport: tr}
-		defer tr.CloseIdleConnections()
-		for i := range users {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c := &counts[i]
-				for !stop.Load() {
-					resp, err := hcl.Get(target)
-					if err == nil {
-						_, err = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode >= 400 {
-							err = fmt.Errorf("status %d", resp.StatusCode)
-						}
-					}
-					if counting.Load() {
-						c.n++
-						if err != nil {
-							c.fails++
-						}
-					}
-				}
-			}()
-		}
+			}
+		}()
 	}
 	time.Sleep(warmup)
 	counting.Store(true)
-	cpu0, t0 := measure.CPU(), time.Now()
+	usr0, sys0 := measure.CPUSplit()
+	t0 := time.Now()
 	lag := measure.StartLag(time.Millisecond)
 	time.Sleep(duration)
 	counting.Store(false)
-	res := result{cpu: measure.CPU() - cpu0, wall: time.Since(t0)}
+	usr, sys := measure.CPUSplit()
+	res := result{usr: usr - usr0, cpu: usr + sys - usr0 - sys0, wall: time.Since(t0)}
 	res.lag50, res.lag99, res.lagMax = lag.Stop()
 	stop.Store(true)
 	wg.Wait()
@@ -289,4 +278,62 @@ func runBare(kind string, u *url.URL, users int, warmup, duration time.Duration)
 		res.fails += counts[i].fails
 	}
 	return res
+}
+
+// plain is the floor's client: the plain loop a Go programmer writes with
+// the same client library, without statistics.
+type plain struct {
+	kind   string
+	target string
+	hc     *fasthttp.HostClient
+	hcl    *http.Client
+	tr     *http.Transport
+}
+
+func newPlain(kind string, u *url.URL, users int) *plain {
+	p := &plain{kind: kind, target: u.String()}
+	switch kind {
+	case "fast":
+		p.hc = &fasthttp.HostClient{Addr: u.Host, MaxConns: users, MaxIdleConnDuration: 90 * time.Second}
+	case "net":
+		// a tuned Transport and no per-request timeout
+		p.tr = &http.Transport{MaxIdleConns: users, MaxIdleConnsPerHost: users, IdleConnTimeout: 90 * time.Second}
+		p.hcl = &http.Client{Transport: p.tr}
+	}
+	return p
+}
+
+func (p *plain) close() {
+	if p.tr != nil {
+		p.tr.CloseIdleConnections()
+	}
+}
+
+// loop returns one goroutine's request function: a GET, its body read
+// whole, an error for a failure (no response or a status of 400 or more).
+// Not safe for concurrent use: each goroutine calls loop once.
+func (p *plain) loop() func() error {
+	if p.kind == "fast" {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(p.target)
+		return func() error {
+			err := p.hc.DoTimeout(req, resp, client.DefaultTimeout)
+			if err == nil && resp.StatusCode() >= 400 {
+				err = fmt.Errorf("status %d", resp.StatusCode())
+			}
+			return err
+		}
+	}
+	return func() error {
+		resp, err := p.hcl.Get(p.target)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode >= 400 {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return err
+	}
 }
