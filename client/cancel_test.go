@@ -114,3 +114,35 @@ func TestTimeoutAndCancelReachARedirectHop(t *testing.T) {
 		})
 	}
 }
+
+// A session on the shared transport set to attempt HTTP/2 cancels its
+// requests with a cancellable context: CancelRequest cannot reach an
+// HTTP/2 request.
+func TestSharedTransportSetForHTTP2StillTimesOut(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	var answered bool
+	var took time.Duration
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+		tr := client.SharedTransport(u.Runner())
+		tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		tr.ForceAttemptHTTP2 = true
+		c := client.NewHTTP(u, client.WithTimeout(200*time.Millisecond))
+		start := time.Now()
+		resp, _ := c.Get(ctx, "/")
+		took = time.Since(start)
+		answered = resp != nil && resp.StatusCode != 0
+		return nil
+	})
+	assert.False(t, answered, "the request was answered")
+	assert.Less(t, took, 2*time.Second, "the timeout did not cancel the HTTP/2 request")
+	require.Len(t, snap.Errors, 1)
+	assert.Equal(t, "timeout after 200ms", snap.Errors[0].Error)
+}

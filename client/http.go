@@ -165,14 +165,17 @@ func (rc *reqCtx) cancelLocked(cause error) {
 }
 
 // end stops watching the request in flight. It returns why the request
-// was cancelled, or nil if it was not (tr only: with a cancellable context,
-// the request's error carries the cause already).
+// was cancelled, or nil if it was not.
 func (rc *reqCtx) end() error {
 	rc.mu.Lock()
 	cause := rc.cause
 	rc.deadline = 0
 	rc.req, rc.taken, rc.cause = nil, false, nil
 	rc.mu.Unlock()
+	if rc.cancel != nil && rc.ctx.Err() != nil {
+		// an HTTP/2 transport says only "canceled"
+		cause = context.Cause(rc.ctx)
+	}
 	return cause
 }
 
@@ -398,6 +401,13 @@ func WithoutCookies() HTTPOption { return func(o *httpOptions) { o.noCookies = t
 // WithoutRedirects returns redirect responses instead of following them.
 func WithoutRedirects() HTTPOption { return func(o *httpOptions) { o.noFollow = true } }
 
+// http1Only reports whether t speaks only HTTP/1, as the shared transport
+// does unless a program set it to attempt HTTP/2: CancelRequest cannot
+// cancel an HTTP/2 request.
+func http1Only(t *http.Transport) bool {
+	return !t.ForceAttemptHTTP2 && t.Protocols == nil && t.DialContext != nil
+}
+
 // maxRedirects is how many redirects a session follows, as net/http's
 // default rule.
 const maxRedirects = 10
@@ -409,8 +419,12 @@ type transportKey struct{}
 // first use: keep-alive connections without a per-host limit, no proxy from
 // the environment (as Locust), closed when the test stops. Its connections
 // count the bytes written to them, so that a session knows exactly whether
-// an attempt that net/http retries reached the target. Safe for concurrent
-// use.
+// an attempt that net/http retries reached the target. It speaks HTTP/1
+// only, and a session cancels its requests (a timeout, the task's context
+// ending) with its CancelRequest, which is cheaper than a cancellable
+// context per request; a session made after a program set the transport to
+// attempt HTTP/2 (ForceAttemptHTTP2, Protocols) uses a cancellable context
+// instead. Safe for concurrent use.
 func SharedTransport(r *locust.Runner) *http.Transport {
 	return r.Shared(transportKey{}, func() any {
 		t := &http.Transport{
@@ -471,8 +485,11 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	rt := o.transport
 	if rt == nil {
-		s.tr = SharedTransport(u.Runner())
-		rt = s.tr
+		t := SharedTransport(u.Runner())
+		if http1Only(t) {
+			s.tr = t
+		}
+		rt = t
 	}
 	s.client = &http.Client{Transport: rt}
 	if !o.noCookies {
