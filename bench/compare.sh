@@ -49,9 +49,6 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 start_target 1
 
-CLK=$(getconf CLK_TCK)
-# target CPU seconds so far (utime+stime from /proc/PID/stat)
-target_cpu() { awk -v clk="$CLK" '{ printf "%.3f", ($14 + $15) / clk }' "/proc/$TARGET_PID/stat"; }
 # seconds from bash's `times` output like 0m1.234s
 tosec() { awk '{ s = $1; sub(/s$/, "", s); split(s, a, "m"); printf "%.3f", a[1] * 60 + a[2] }' <<<"$1"; }
 

@@ -31,9 +31,13 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "target: bench/target on core 1; generator on core 0; ${USERS} users and ${USERS} plain goroutines; turns of ${SLICE}; ${DURATION} per run; ${RUNS} runs; nice ${NICE}"
 ratios=""
 for run in $(seq "$RUNS"); do
+	t0=$(target_cpu)
 	line=$(nice -n "$NICE" taskset -c 0 "$TMP/golocust" -client "$CLIENT" -users "$USERS" -duration "$DURATION" \
 		-interleave "$SLICE" -url "http://127.0.0.1:${PORT}/")
-	echo "run $run: $line"
+	t1=$(target_cpu)
+	# the target's CPU per request over the whole run (warm-up and turns' ends too)
+	reqs=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "stats_reqs" || $1 == "bare_reqs" { n += $2 } END { print n }')
+	echo "run $run: $line target_cpu_us_per_req<=$(awk -v a="$t0" -v b="$t1" -v n="$reqs" 'BEGIN { printf "%.2f", (b - a) * 1e6 / n }')"
 	ratios+="$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "ratio" { print $2 }') "
 done
 tr ' ' '\n' <<<"$ratios" | awk 'NF' | sort -g | awk '{ a[NR] = $1; s += $1 } END {

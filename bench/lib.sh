@@ -4,6 +4,7 @@
 #
 #   start_target CORE [TARGET FLAGS...]   start bench/target on 127.0.0.1:$PORT
 #                                         pinned to CORE, and wait until it answers
+#   target_cpu                            the target's CPU seconds so far
 
 TMP=$(mktemp -d)
 TARGET_PID=
@@ -27,3 +28,7 @@ start_target() {
 	echo "bench: the target did not answer on 127.0.0.1:${PORT}" >&2
 	return 1
 }
+
+CLK=$(getconf CLK_TCK)
+# target CPU seconds so far (utime+stime from /proc/PID/stat)
+target_cpu() { awk -v clk="$CLK" '{ printf "%.3f", ($14 + $15) / clk }' "/proc/$TARGET_PID/stat"; }
