@@ -35,7 +35,7 @@ type HTTP struct {
 	baseErr error
 	client  *http.Client    // Client's: the session's transport, jar and redirect rule
 	own     *http.Client    // the session's own requests: client's, and redirects tracked for a cancel
-	tr      *http.Transport // the runner's shared transport, whose requests are cancelled with CancelRequest; nil on WithTransport's
+	tr      *http.Transport // the shared transport when its requests are cancelled with CancelRequest (see reqCtx); else nil
 	timeout time.Duration
 	header  http.Header
 
@@ -71,18 +71,19 @@ type HTTP struct {
 // shorter than their timeout touch the timer about once per timeout.
 //
 // A request is cancelled in one of two ways. On the runner's shared
-// transport (HTTP/1 only: it has its own dialer and no ForceAttemptHTTP2),
-// the context is never cancelled: the transport's own per-request context
-// would otherwise register with it and unregister on every request, which
-// costs more than all the rest of the session. The request in flight (each
-// hop of a redirect: the session's redirect rule tells) is cancelled with
-// the transport's CancelRequest, once the transport has taken it in
-// (its GetConn hook, which runs after the transport registers the request;
-// a cancel asked for before then waits for it), and the task's context
-// ending reaches it through one context.AfterFunc per reqCtx. On any other
-// RoundTripper (WithTransport), the context is a cancellable one and is
-// cancelled. Either way the request's error then carries the cause: the
-// timeout (context.DeadlineExceeded) or the task context's cause.
+// transport while it speaks HTTP/1 only (http1Only), the context is never
+// cancelled: the transport's own per-request context would otherwise
+// register with it and unregister again on every request, which cost about
+// as much as all of the session's own code (bench/README.md). The request
+// in flight (each hop of a redirect: the session's redirect rule tells) is
+// cancelled with the transport's CancelRequest, once the transport has
+// taken it in (its GetConn hook, which runs after the transport registers
+// the request; a cancel asked for before then waits for it), and the task's
+// context ending reaches it through one context.AfterFunc per reqCtx. On
+// any other RoundTripper (WithTransport, or the shared transport set to
+// attempt HTTP/2), the context is a cancellable one and is cancelled.
+// Either way the request's error then carries the cause: the timeout
+// (context.DeadlineExceeded) or the task context's cause.
 type reqCtx struct {
 	parent context.Context
 	ctx    context.Context
