@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,5 +145,46 @@ func TestSharedTransportSetForHTTP2StillTimesOut(t *testing.T) {
 	assert.False(t, answered, "the request was answered")
 	assert.Less(t, took, 2*time.Second, "the timeout did not cancel the HTTP/2 request")
 	require.Len(t, snap.Errors, 1)
+	assert.Equal(t, "timeout after 200ms", snap.Errors[0].Error)
+}
+
+// countingRT counts the requests a RoundTripper sends.
+type countingRT struct {
+	rt http.RoundTripper
+	n  atomic.Int32
+}
+
+func (c *countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.rt.RoundTrip(r)
+}
+
+// A program that changes the session's Client (its Transport, its
+// redirect rule) changes the session's own requests, and their timeout
+// still holds on the new transport.
+func TestClientChangesReachTheSession(t *testing.T) {
+	srv := hangingTarget(t)
+	var redirect int
+	var took time.Duration
+	rt := &countingRT{rt: &http.Transport{}}
+	t.Cleanup(rt.rt.(*http.Transport).CloseIdleConnections)
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+		c := client.NewHTTP(u, client.WithTimeout(200*time.Millisecond))
+		c.Client().Transport = rt
+		c.Client().CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		if resp, err := c.Get(ctx, "/redirect"); err == nil {
+			redirect = resp.StatusCode
+		}
+		c.Client().CheckRedirect = nil
+		start := time.Now()
+		_, _ = c.Get(ctx, "/redirect", client.Name("/redirect followed"))
+		took = time.Since(start)
+		return nil
+	})
+	assert.Equal(t, http.StatusFound, redirect, "the Client's redirect rule held")
+	assert.EqualValues(t, 3, rt.n.Load(), "the Client's transport sent every hop")
+	assert.Less(t, took, 2*time.Second, "the timeout did not reach the request on the Client's transport")
+	require.Len(t, snap.Errors, 1)
+	assert.Equal(t, "/redirect followed", snap.Errors[0].Name)
 	assert.Equal(t, "timeout after 200ms", snap.Errors[0].Error)
 }

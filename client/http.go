@@ -33,9 +33,9 @@ type HTTP struct {
 	u       *locust.User
 	base    string // scheme://host[:port][/path], no trailing slash
 	baseErr error
-	client  *http.Client    // Client's: the session's transport, jar and redirect rule
-	own     *http.Client    // the session's own requests: client's, and redirects tracked for a cancel
-	tr      *http.Transport // the shared transport when its requests are cancelled with CancelRequest (see reqCtx); else nil
+	client  *http.Client    // Client's: the session's transport, jar and redirect rule, which a program may change
+	own     *http.Client    // sends the session's requests: client's fields, and checkRedirect
+	tr      *http.Transport // the runner's shared transport, when the session was made on it; else nil
 	timeout time.Duration
 	header  http.Header
 
@@ -211,7 +211,11 @@ func (rc *reqCtx) parentDone() {
 // parent, making a new one when parent changed or the last one was
 // cancelled (a request timed out, on a cancellable context).
 func (s *HTTP) requestContext(parent context.Context) *reqCtx {
-	if rc := s.rc; rc != nil && sameContext(rc.parent, parent) && (rc.cancel == nil || rc.ctx.Err() == nil) {
+	tr := s.tr
+	if !s.cancelsWithTransport() {
+		tr = nil
+	}
+	if rc := s.rc; rc != nil && sameContext(rc.parent, parent) && rc.tr == tr && (rc.cancel == nil || rc.ctx.Err() == nil) {
 		return rc
 	}
 	if old := s.rc; old != nil {
@@ -224,7 +228,7 @@ func (s *HTTP) requestContext(parent context.Context) *reqCtx {
 			old.stopParent()
 		}
 	}
-	rc := &reqCtx{parent: parent, epoch: time.Now(), tr: s.tr}
+	rc := &reqCtx{parent: parent, epoch: time.Now(), tr: tr}
 	if rc.tr != nil {
 		// the parent's values, not its cancellation: see reqCtx
 		rc.ctx = httptrace.WithClientTrace(context.WithoutCancel(parent), &s.trace)
@@ -402,6 +406,28 @@ func WithoutCookies() HTTPOption { return func(o *httpOptions) { o.noCookies = t
 // WithoutRedirects returns redirect responses instead of following them.
 func WithoutRedirects() HTTPOption { return func(o *httpOptions) { o.noFollow = true } }
 
+// checkRedirect is the redirect rule of the session's own requests: the
+// rule of its Client (net/http's default when it has none), and a hop it
+// lets through becomes the request in flight, for a cancel (see reqCtx).
+func (s *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
+	if f := s.client.CheckRedirect; f != nil {
+		if err := f(req, via); err != nil {
+			return err
+		}
+	} else if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	s.rc.hop(req)
+	return nil
+}
+
+// cancelsWithTransport reports whether the session's next request is
+// cancelled with the shared transport's CancelRequest (see reqCtx): its
+// Client still sends on the shared transport, which speaks HTTP/1 only.
+func (s *HTTP) cancelsWithTransport() bool {
+	return s.tr != nil && s.client.Transport == http.RoundTripper(s.tr) && http1Only(s.tr)
+}
+
 // http1Only reports whether t speaks only HTTP/1, as the shared transport
 // does unless a program set it to attempt HTTP/2: CancelRequest cannot
 // cancel an HTTP/2 request.
@@ -486,11 +512,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	rt := o.transport
 	if rt == nil {
-		t := SharedTransport(u.Runner())
-		if http1Only(t) {
-			s.tr = t
-		}
-		rt = t
+		s.tr = SharedTransport(u.Runner())
+		rt = s.tr
 	}
 	s.client = &http.Client{Transport: rt}
 	if !o.noCookies {
@@ -499,18 +522,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if o.noFollow {
 		s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
-	own := *s.client
-	s.own = &own
-	if s.tr != nil && !o.noFollow {
-		// each hop is the request in flight, for a cancel (see reqCtx)
-		s.own.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
-			}
-			s.rc.hop(req)
-			return nil
-		}
-	}
+	s.own = &http.Client{CheckRedirect: s.checkRedirect}
 	return s
 }
 
@@ -519,7 +531,9 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 // Transport is the session's RoundTripper (SharedTransport or
 // WithTransport's). The returned client is safe for concurrent use, also
 // while the session sends its own requests; cookies set through it go
-// to the session's jar.
+// to the session's jar. A change to its Transport, Jar, CheckRedirect or
+// Timeout applies to the session's next request too; make it from the
+// user's own goroutine (its OnStart or a task).
 func (s *HTTP) Client() *http.Client { return s.client }
 
 // resolve turns a path into a URL on the session's host.
@@ -644,6 +658,8 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if err != nil {
 		return nil, err
 	}
+	// the session's Client, as a program may have changed it
+	s.own.Transport, s.own.Jar, s.own.Timeout = s.client.Transport, s.client.Jar, s.client.Timeout
 	rc := s.requestContext(ctx)
 	var body io.Reader
 	if req.Body != nil {
