@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"runtime/pprof"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,42 +132,23 @@ func runInterleaved(kind string, u *url.URL, users int, warmup, duration, slice 
 	})}
 
 	done := make(chan struct{})
-	var r *locust.Runner
-	cmd := &locust.Command{
-		Name:   "golocust-bench",
-		Users:  []*locust.UserType{ut},
-		Stdout: io.Discard,
-		Stderr: io.Discard,
-		Getenv: func(string) string { return "" },
-		Setup: func(_ context.Context, run *locust.Runner) error {
-			r = run
-			r.Events().SpawningComplete.Add(func(int) {
-				go func() {
-					defer close(done)
-					// open both sides' connections
-					gs.open()
-					time.Sleep(warmup / 2)
-					gs.shut()
-					gb.open()
-					time.Sleep(warmup / 2)
-					gb.shut()
-					stats, bare = turns(gs, gb, duration, slice)
-					gs.open() // let the users run until the stop
-					r.Stop()
-				}()
-			})
-			return nil
-		},
-	}
-	code := cmd.Run(context.Background(), []string{
-		"--headless", "--only-summary", "-L", "ERROR",
-		"-u", strconv.Itoa(users), "-r", strconv.Itoa(max(users, 1) * 100),
-		"-t", (2*warmup + 2*duration + time.Minute).String(),
-		"-H", u.Scheme + "://" + u.Host,
+	runCommand(ut, u, users, 2*warmup+2*duration+time.Minute, func(r *locust.Runner) {
+		r.Events().SpawningComplete.Add(func(int) {
+			go func() {
+				defer close(done)
+				// open both sides' connections
+				gs.open()
+				time.Sleep(warmup / 2)
+				gs.shut()
+				gb.open()
+				time.Sleep(warmup / 2)
+				gb.shut()
+				stats, bare = turns(gs, gb, duration, slice)
+				gs.open() // let the users run until the stop
+				r.Stop()
+			}()
+		})
 	})
-	if code != 0 || r == nil {
-		fail("the command line exited with %d", code)
-	}
 	<-done
 	return stats, bare
 }

@@ -138,7 +138,6 @@ type result struct {
 // runStats runs the closed loop through a Runner: every request goes
 // through the client session and into the statistics.
 func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration) result {
-	host := u.Scheme + "://" + u.Host
 	task := sessionTask(kind, u, users)
 	ut := &locust.UserType{Name: "Bench", Tasks: locust.NewTaskSet("bench").Task(1, task)}
 	var (
@@ -148,45 +147,24 @@ func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration
 		t0       time.Time
 		lag      *measure.Lag
 		measured sync.WaitGroup
-		r        *locust.Runner
 	)
 	measured.Add(1)
-	// the library's own command line runs the test, as a user's main does
-	cmd := &locust.Command{
-		Name:   "golocust-bench",
-		Users:  []*locust.UserType{ut},
-		Stdout: io.Discard,
-		Stderr: io.Discard,
-		Getenv: func(string) string { return "" },
-		Setup: func(_ context.Context, run *locust.Runner) error {
-			r = run
-			r.Events().SpawningComplete.Add(func(int) {
-				go func() {
-					defer measured.Done()
-					time.Sleep(warmup)
-					r.Stats().Reset()
-					usr0, sys0 = measure.CPUSplit()
-					t0 = time.Now()
-					lag = measure.StartLag(time.Millisecond)
-				}()
-			})
-			r.Events().TestStop.Add(func(*locust.Runner) {
-				usr, sys := measure.CPUSplit()
-				res.usr, res.cpu, res.wall = usr-usr0, usr+sys-usr0-sys0, time.Since(t0)
-			})
-			return nil
-		},
-	}
-	runTime := warmup + duration
-	code := cmd.Run(context.Background(), []string{
-		"--headless", "--only-summary", "-L", "ERROR",
-		"-u", strconv.Itoa(users), "-r", strconv.Itoa(max(users, 1) * 100),
-		"-t", runTime.String(),
-		"-H", host,
+	r := runCommand(ut, u, users, warmup+duration, func(r *locust.Runner) {
+		r.Events().SpawningComplete.Add(func(int) {
+			go func() {
+				defer measured.Done()
+				time.Sleep(warmup)
+				r.Stats().Reset()
+				usr0, sys0 = measure.CPUSplit()
+				t0 = time.Now()
+				lag = measure.StartLag(time.Millisecond)
+			}()
+		})
+		r.Events().TestStop.Add(func(*locust.Runner) {
+			usr, sys := measure.CPUSplit()
+			res.usr, res.cpu, res.wall = usr-usr0, usr+sys-usr0-sys0, time.Since(t0)
+		})
 	})
-	if code != 0 || r == nil {
-		fail("the command line exited with %d", code)
-	}
 	measured.Wait()
 	res.lag50, res.lag99, res.lagMax = lag.Stop()
 	snap := r.Snapshot()
@@ -197,6 +175,36 @@ func runStats(kind string, u *url.URL, users int, warmup, duration time.Duration
 		fmt.Fprintf(os.Stderr, "golocust: %d errors, first: %s\n", len(snap.Errors), snap.Errors[0].Error)
 	}
 	return res
+}
+
+// runCommand runs users users of ut against u's host for runTime through
+// the library's own command line (locust.Command), as a user's main does,
+// calling setup with the runner before the test starts, and returns the
+// runner once the test ended.
+func runCommand(ut *locust.UserType, u *url.URL, users int, runTime time.Duration, setup func(*locust.Runner)) *locust.Runner {
+	var r *locust.Runner
+	cmd := &locust.Command{
+		Name:   "golocust-bench",
+		Users:  []*locust.UserType{ut},
+		Stdout: io.Discard,
+		Stderr: io.Discard,
+		Getenv: func(string) string { return "" },
+		Setup: func(_ context.Context, run *locust.Runner) error {
+			r = run
+			setup(run)
+			return nil
+		},
+	}
+	code := cmd.Run(context.Background(), []string{
+		"--headless", "--only-summary", "-L", "ERROR",
+		"-u", strconv.Itoa(users), "-r", strconv.Itoa(max(users, 1) * 100),
+		"-t", runTime.String(),
+		"-H", u.Scheme + "://" + u.Host,
+	})
+	if code != 0 || r == nil {
+		fail("the command line exited with %d", code)
+	}
+	return r
 }
 
 // sessionTask is the task of the benchmark's UserType: one GET through
