@@ -77,7 +77,12 @@ type capacityDoc struct {
 }
 
 // The search finds a known capacity: 4 requests at once, 50 ms each, is
-// 80 requests/s, reached at 4 users; a fifth user only queues.
+// 80 requests/s, reached at 4 users; a fifth user only queues. The
+// threshold is on the mean: with 5 users and at most 80 requests/s, a
+// request takes 5/80 s = 62.5 ms on average, however the users' requests
+// fall against the target's 4 slots (a percentile depends on that: when
+// the slots free up evenly spaced, every request waits about 12.5 ms and
+// p95 stays near 63 ms; one CI run saw that).
 func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
 	const k, service = 4, 50 * time.Millisecond
 	known := float64(k) / service.Seconds()
@@ -93,7 +98,7 @@ func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
 		code = c.Run(context.Background(), []string{"--headless", "--only-summary", "-H", host, "-t", "40s",
 			"--find-capacity", "--capacity-start", "2", "--capacity-step", "1", "--capacity-max", "8",
 			"--capacity-settle", "300ms", "--capacity-hold", "1s",
-			"--threshold", "p95 < 70ms", "--json-file", jsonFile})
+			"--threshold", "avg < 58ms", "--json-file", jsonFile})
 		elapsed = time.Since(start)
 		text = out.String() + errOut.String()
 		t.Log(text)
@@ -124,8 +129,8 @@ func TestCommandFindCapacityOfKnownTarget(t *testing.T) {
 	assert.InEpsilon(t, known, held.RPS, 0.10, "throughput at the capacity within 10%% of %g/s", known)
 	assert.False(t, res.GeneratorLimited)
 	assert.Contains(t, res.Reason, "5 users broke")
-	assert.Contains(t, res.Reason, "p95 < 70ms")
-	assert.Greater(t, broke.P95Ms, 70.0)
+	assert.Contains(t, res.Reason, "avg < 58ms")
+	assert.Greater(t, broke.AvgMs, 58.0)
 
 	// the console names the capacity and shows the table
 	var line string
