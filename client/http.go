@@ -447,11 +447,11 @@ type transportKey struct{}
 // the environment (as Locust), closed when the test stops. Its connections
 // count the bytes written to them, so that a session knows exactly whether
 // an attempt that net/http retries reached the target. It speaks HTTP/1
-// only, and a session cancels its requests (a timeout, the task's context
-// ending) with its CancelRequest, which is cheaper than a cancellable
-// context per request; a session made after a program set the transport to
-// attempt HTTP/2 (ForceAttemptHTTP2, Protocols) uses a cancellable context
-// instead. Safe for concurrent use.
+// only, and a session cancels its requests on it (a timeout, the task's
+// context ending) with its CancelRequest, which is cheaper than a
+// cancellable context per request; while a program has set it to attempt
+// HTTP/2 (ForceAttemptHTTP2, Protocols), a session's requests use a
+// cancellable context instead. Safe for concurrent use.
 func SharedTransport(r *locust.Runner) *http.Transport {
 	return r.Shared(transportKey{}, func() any {
 		t := &http.Transport{
