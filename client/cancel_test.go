@@ -15,17 +15,20 @@ import (
 	"github.com/golocust/locust/client"
 )
 
+// hang answers only when the client gives up (or after 5 s).
+func hang(_ http.ResponseWriter, r *http.Request) {
+	select {
+	case <-time.After(5 * time.Second):
+	case <-r.Context().Done():
+	}
+}
+
 // hangingTarget answers /ok at once, /hang only when the client gives up,
 // and redirects /redirect to /hang.
 func hangingTarget(t *testing.T) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
-		}
-	})
+	mux.HandleFunc("GET /hang", hang)
 	mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/hang", http.StatusFound)
 	})
@@ -120,12 +123,7 @@ func TestTimeoutAndCancelReachARedirectHop(t *testing.T) {
 // requests with a cancellable context: CancelRequest cannot reach an
 // HTTP/2 request.
 func TestSharedTransportSetForHTTP2StillTimesOut(t *testing.T) {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
-		}
-	}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(hang))
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

@@ -471,12 +471,7 @@ func TestTimeoutEachRequest(t *testing.T) {
 			time.Sleep(60 * time.Millisecond) // most of the timeout, on every request
 			w.Write([]byte("ok"))
 		})
-		mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-time.After(5 * time.Second):
-			case <-r.Context().Done():
-			}
-		})
+		mux.HandleFunc("GET /hang", hang)
 		mux.HandleFunc("GET /stall", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "10")
 			w.Write([]byte("12345"))
