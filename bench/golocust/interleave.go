@@ -98,10 +98,10 @@ func (g *gate) shut() {
 func runInterleaved(kind string, u *url.URL, users int, warmup, duration, slice time.Duration) (stats, bare result) {
 	gs, gb := newGate(), newGate()
 	var stop atomic.Bool
+	pl := newPlain(kind, u, users)
+	defer pl.close() // after the loop's goroutines ended (below)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	pl := newPlain(kind, u, users)
-	defer pl.close()
 	for range users {
 		wg.Add(1)
 		// labelled, with the connections they open, for a CPU profile
