@@ -575,6 +575,9 @@ func (s *HTTP) request(rc *reqCtx, method, target string, body io.Reader) (*http
 	if err != nil {
 		return nil, err
 	}
+	// The URL's host is the Host header all the same; an empty Host spares
+	// http.Client a copy of the URL on every request (for the cookie jar).
+	r.Host = ""
 	l.rc, l.reqTarget = rc, target
 	return r, nil
 }

@@ -222,3 +222,42 @@ func BenchmarkHTTPGetPaired(b *testing.B) {
 		return nil
 	})
 }
+
+// The session's requests leave their Host empty (the URL's host is sent
+// all the same, without a copy of the URL per request): the target sees
+// the host of each URL, on a reused request, a full URL and a redirect.
+func TestTargetSeesTheHostOfTheURL(t *testing.T) {
+	var mu sync.Mutex
+	var hosts []string
+	record := func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.URL.Path+" "+r.Host)
+		mu.Unlock()
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(w, r)
+		w.Write([]byte("other"))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(w, r)
+		if r.URL.Path == "/away" {
+			http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
+			return
+		}
+		w.Write([]byte("home"))
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	otherHost := strings.TrimPrefix(other.URL, "http://")
+	snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+		c := client.HTTPFor(u)
+		for _, path := range []string{"/a", "/a", other.URL + "/b", "/away"} {
+			_, err := c.Get(ctx, path)
+			require.NoError(t, err)
+		}
+		return nil
+	})
+	assert.Equal(t, []string{"/a " + host, "/a " + host, "/b " + otherHost, "/away " + host, "/landed " + otherHost}, hosts)
+	assert.Zero(t, snap.Total.Failures)
+}
