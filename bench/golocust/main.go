@@ -11,10 +11,11 @@
 //
 // It prints one machine-readable line:
 //
-//	client=fast mode=stats users=50 secs=10.00 reqs=N fails=0 rps=X p50_us=A p99_us=B cpu_s=C cpu_pct=P cpu_us_per_req=D usr_us_per_req=U lag_p50_us=E lag_p99_us=F lag_max_us=G
+//	client=fast mode=stats users=50 secs=10.00 reqs=N fails=0 rps=X p50_us=A p99_us=B cpu_s=C cpu_pct=P cpu_us_per_req=D usr_us_per_req=U lag_p50_us=E lag_p99_us=F lag_max_us=G sockets=S
 //
 // usr_us_per_req is the part of cpu_us_per_req spent in the process's own
-// code (user CPU time), without the kernel's.
+// code (user CPU time), without the kernel's. sockets is how many sockets
+// (connections) the process had open halfway through the measured run.
 // The lag fields are the generator's own scheduling delay (how late a
 // 1 ms timer fires); a warning goes to stderr when the process used more
 // than 90% of a core on average (GOMAXPROCS cores), like Locust's CPU
@@ -33,6 +34,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +98,12 @@ func main() {
 		printInterleaved(*kind, *users, *interleave, stats, floor)
 		return
 	}
+	// the connections open halfway through the measured run
+	sockets := make(chan int, 1)
+	go func() {
+		time.Sleep(*warmup + *duration/2)
+		sockets <- openSockets()
+	}()
 	var res result
 	if *bare {
 		res = runBare(*kind, u, *users, *warmup, *duration)
@@ -113,14 +121,30 @@ func main() {
 		perReq = float64(res.cpu.Microseconds()) / float64(res.reqs)
 		usrPerReq = float64(res.usr.Microseconds()) / float64(res.reqs)
 	}
-	fmt.Printf("client=%s mode=%s users=%d secs=%.2f reqs=%d fails=%d rps=%.0f p50_us=%d p99_us=%d cpu_s=%.3f cpu_pct=%.0f cpu_us_per_req=%.2f usr_us_per_req=%.2f lag_p50_us=%d lag_p99_us=%d lag_max_us=%d\n",
+	fmt.Printf("client=%s mode=%s users=%d secs=%.2f reqs=%d fails=%d rps=%.0f p50_us=%d p99_us=%d cpu_s=%.3f cpu_pct=%.0f cpu_us_per_req=%.2f usr_us_per_req=%.2f lag_p50_us=%d lag_p99_us=%d lag_max_us=%d sockets=%d\n",
 		*kind, mode, *users, secs, res.reqs, res.fails, float64(res.reqs)/secs,
 		res.p50.Microseconds(), res.p99.Microseconds(), res.cpu.Seconds(), cpuPct, perReq, usrPerReq,
-		res.lag50.Microseconds(), res.lag99.Microseconds(), res.lagMax.Microseconds())
+		res.lag50.Microseconds(), res.lag99.Microseconds(), res.lagMax.Microseconds(), <-sockets)
 	if cpuPct > 90 {
 		fmt.Fprintf(os.Stderr, "warning: the generator used %.0f%% CPU (over 90%%); its own scheduling lag was p50 %s, p99 %s, and response times include it\n",
 			cpuPct, res.lag50, res.lag99)
 	}
+}
+
+// openSockets counts the process's open sockets (its connections), or
+// returns -1 where /proc/self/fd cannot be read.
+func openSockets() int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, fd := range fds {
+		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
 }
 
 func fail(format string, args ...any) {
