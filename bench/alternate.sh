@@ -62,6 +62,10 @@ field() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 # started in the background, its shell gone) gets SIGHUP from the kernel:
 # the generators inherit it ignored.
 trap '' HUP
+# Generators left behind by an interrupted pass would stay stopped: the
+# script kills them on its way out (SIGKILL ends a stopped process too).
+PA="" PB=""
+trap 'for p in $PA $PB; do kill -KILL "$p" 2>/dev/null || true; done; cleanup' EXIT
 
 # one pass: $1 is the variant that runs first
 pass() {
@@ -76,6 +80,7 @@ pass() {
 		-url "http://127.0.0.1:${PORT}/" >"$TMP/b.out" 2>/dev/null &
 	pb=$!
 	kill -STOP "$pb"
+	PA=$pa PB=$pb
 	cur=$first
 	if [[ $cur == a ]]; then kill -CONT "$pa"; else kill -CONT "$pb"; fi
 	while kill -0 "$pa" 2>/dev/null || kill -0 "$pb" 2>/dev/null; do
