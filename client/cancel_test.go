@@ -3,7 +3,10 @@ package client_test
 import (
 	"context"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,4 +188,85 @@ func TestClientChangesReachTheSession(t *testing.T) {
 	require.Len(t, snap.Errors, 1)
 	assert.Equal(t, "/redirect followed", snap.Errors[0].Name)
 	assert.Equal(t, "timeout after 200ms", snap.Errors[0].Error)
+}
+
+// A Client().Timeout a program sets holds for the session's requests, and
+// so does the session's own timeout beside it, whichever is shorter; the
+// failure names the one that fired. A Client().Jar it sets is the one the
+// session's requests carry cookies from.
+func TestClientTimeoutAndJarReachTheSession(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hang", hang)
+	var cookie atomic.Value
+	mux.HandleFunc("GET /cookie", func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("token"); err == nil {
+			cookie.Store(c.Value)
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	for _, sc := range sessions {
+		t.Run(sc.name, func(t *testing.T) {
+			took := map[string]time.Duration{}
+			snap := runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+				jar, err := cookiejar.New(nil)
+				require.NoError(t, err)
+				su, err := url.Parse(srv.URL)
+				require.NoError(t, err)
+				jar.SetCookies(su, []*http.Cookie{{Name: "token", Value: "from the program's jar"}})
+				for _, tc := range []struct {
+					name             string
+					session, clientT time.Duration
+				}{
+					{"client timeout shorter", 3 * time.Second, 200 * time.Millisecond},
+					{"session timeout shorter", 200 * time.Millisecond, 3 * time.Second},
+				} {
+					c := sc.new(u, client.WithTimeout(tc.session))
+					c.Client().Timeout = tc.clientT
+					c.Client().Jar = jar
+					_, err := c.Get(ctx, "/cookie")
+					require.NoError(t, err)
+					start := time.Now()
+					_, _ = c.Get(ctx, "/hang", client.Name(tc.name))
+					took[tc.name] = time.Since(start)
+				}
+				return nil
+			})
+			assert.Equal(t, "from the program's jar", cookie.Load())
+			for name, d := range took {
+				assert.Less(t, d, 2*time.Second, "%s: the shorter timeout did not hold", name)
+			}
+			msgs := map[string]string{}
+			for _, e := range snap.Errors {
+				msgs[e.Name] = e.Error
+			}
+			assert.Equal(t, map[string]string{
+				"client timeout shorter":  "timeout after 200ms",
+				"session timeout shorter": "timeout after 200ms",
+			}, msgs)
+		})
+	}
+}
+
+// A host with credentials makes http.Client hand the transport a copy of
+// each request (with the Authorization header): the timeout reaches that
+// copy.
+func TestTimeoutReachesARequestWithCredentials(t *testing.T) {
+	for _, sc := range sessions {
+		t.Run(sc.name, func(t *testing.T) {
+			srv := hangingTarget(t)
+			var took time.Duration
+			host := strings.Replace(srv.URL, "http://", "http://user:secret@", 1)
+			snap := runOnce(t, host, func(ctx context.Context, u *locust.User) error {
+				c := sc.new(u, client.WithTimeout(200*time.Millisecond))
+				start := time.Now()
+				_, _ = c.Get(ctx, "/hang")
+				took = time.Since(start)
+				return nil
+			})
+			assert.Less(t, took, 2*time.Second, "the timeout did not reach the request")
+			require.Len(t, snap.Errors, 1)
+			assert.Equal(t, "timeout after 200ms", snap.Errors[0].Error)
+		})
+	}
 }

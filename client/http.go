@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -33,9 +32,10 @@ type HTTP struct {
 	u       *locust.User
 	base    string // scheme://host[:port][/path], no trailing slash
 	baseErr error
-	client  *http.Client    // Client's: the session's transport, jar and redirect rule, which a program may change
-	own     *http.Client    // sends the session's requests: client's fields, and checkRedirect
-	tr      *http.Transport // the runner's shared transport, when the session was made on it; else nil
+	client  *http.Client      // Client's: the session's transport, jar and redirect rule, which a program may change
+	own     *http.Client      // sends the session's requests: a copy of client's fields
+	tr      *http.Transport   // the runner's shared transport, when the session was made on it; else nil
+	viaTr   http.RoundTripper // sharedRoundTripper{s}: own's transport while cancelsWithTransport
 	timeout time.Duration
 	header  http.Header
 
@@ -75,7 +75,7 @@ type HTTP struct {
 // cancelled: the transport's own per-request context would otherwise
 // register with it and unregister again on every request, which cost about
 // as much as all of the session's own code (bench/README.md). The request
-// in flight (each hop of a redirect: the session's redirect rule tells) is
+// in flight (the request the transport was handed: sharedRoundTripper) is
 // cancelled with the transport's CancelRequest, once the transport has
 // taken it in (its GetConn hook, which runs after the transport registers
 // the request; a cancel asked for before then waits for it), and the task's
@@ -121,10 +121,12 @@ func (rc *reqCtx) begin(start time.Time, timeout time.Duration, req *http.Reques
 	rc.mu.Unlock()
 }
 
-// hop makes req, the next hop of a redirect, the request in flight.
+// hop makes req, the request the transport is handed, the request in
+// flight: the session's own, a copy of it that http.Client made (to add a
+// deadline or the URL's credentials), or the next hop of a redirect.
 func (rc *reqCtx) hop(req *http.Request) {
-	if rc.tr == nil {
-		return
+	if rc.tr == nil || rc.req == req {
+		return // rc.req is written on the session's goroutine only, as here
 	}
 	rc.mu.Lock()
 	rc.req, rc.taken = req, false
@@ -406,19 +408,18 @@ func WithoutCookies() HTTPOption { return func(o *httpOptions) { o.noCookies = t
 // WithoutRedirects returns redirect responses instead of following them.
 func WithoutRedirects() HTTPOption { return func(o *httpOptions) { o.noFollow = true } }
 
-// checkRedirect is the redirect rule of the session's own requests: the
-// rule of its Client (net/http's default when it has none), and a hop it
-// lets through becomes the request in flight, for a cancel (see reqCtx).
-func (s *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
-	if f := s.client.CheckRedirect; f != nil {
-		if err := f(req, via); err != nil {
-			return err
-		}
-	} else if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
-	}
-	s.rc.hop(req)
-	return nil
+// sharedRoundTripper sends a session's requests on the shared transport
+// and makes each request the transport is handed the request in flight,
+// for a cancel (see reqCtx): http.Client hands the transport a copy of the
+// session's request when it adds a deadline (Client.Timeout) or the URL's
+// credentials, and a new request for each hop of a redirect.
+type sharedRoundTripper struct{ s *HTTP }
+
+// RoundTrip makes req the request in flight and sends it on the shared
+// transport.
+func (t sharedRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.s.rc.hop(req)
+	return t.s.tr.RoundTrip(req)
 }
 
 // cancelsWithTransport reports whether the session's next request is
@@ -434,10 +435,6 @@ func (s *HTTP) cancelsWithTransport() bool {
 func http1Only(t *http.Transport) bool {
 	return !t.ForceAttemptHTTP2 && t.Protocols == nil && t.DialContext != nil
 }
-
-// maxRedirects is how many redirects a session follows, as net/http's
-// default rule.
-const maxRedirects = 10
 
 type sessionKey struct{}
 type transportKey struct{}
@@ -522,7 +519,8 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	if o.noFollow {
 		s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
-	s.own = &http.Client{CheckRedirect: s.checkRedirect}
+	s.own = &http.Client{}
+	s.viaTr = sharedRoundTripper{s}
 	return s
 }
 
@@ -532,8 +530,9 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 // WithTransport's). The returned client is safe for concurrent use, also
 // while the session sends its own requests; cookies set through it go
 // to the session's jar. A change to its Transport, Jar, CheckRedirect or
-// Timeout applies to the session's next request too; make it from the
-// user's own goroutine (its OnStart or a task).
+// Timeout applies to the session's next request too (of its Timeout and
+// the request's own, the shorter holds); make it from the user's own
+// goroutine (its OnStart or a task).
 func (s *HTTP) Client() *http.Client { return s.client }
 
 // resolve turns a path into a URL on the session's host.
@@ -661,9 +660,16 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	if err != nil {
 		return nil, err
 	}
-	// the session's Client, as a program may have changed it
-	s.own.Transport, s.own.Jar, s.own.Timeout = s.client.Transport, s.client.Jar, s.client.Timeout
+	// the session's Client, as a program may have changed it; the shorter
+	// of its Timeout and the request's bounds the request
+	*s.own = *s.client
+	if ct := s.own.Timeout; ct > 0 && ct < timeout {
+		timeout = ct
+	}
 	rc := s.requestContext(ctx)
+	if rc.tr != nil {
+		s.own.Transport = s.viaTr
+	}
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
