@@ -36,6 +36,7 @@ type HTTP struct {
 	own     *http.Client      // sends the session's requests: a copy of client's fields
 	tr      *http.Transport   // the runner's shared transport, when the session was made on it; else nil
 	viaTr   http.RoundTripper // sharedRoundTripper{s}: own's transport while cancelsWithTransport
+	replay  replayTransport   // own's transport while the Client goes on from a response (do)
 	timeout time.Duration
 	header  http.Header
 
@@ -626,6 +627,100 @@ func readBody(resp *http.Response) ([]byte, error) {
 	return io.ReadAll(resp.Body)
 }
 
+// do sends hr as the session's Client would. On the shared transport
+// (rc.tr set), with no Client.Timeout and no credentials in the URL, it
+// hands hr to the transport itself, without http.Client's work for each
+// request (a copy of the headers for a redirect, a list of hops): it adds
+// the jar's cookies and keeps the response's, as the Client does, and gives
+// a redirect response to the Client to go on from, as if the Client had
+// sent hr (replayTransport). Otherwise it sends hr with a copy of the
+// session's Client.
+func (s *HTTP) do(rc *reqCtx, hr *http.Request) (*http.Response, error) {
+	c := s.client
+	if rc.tr == nil || c.Timeout > 0 || hr.URL.User != nil {
+		*s.own = *c
+		if rc.tr != nil {
+			s.own.Transport = s.viaTr
+		}
+		return s.own.Do(hr)
+	}
+	var mine []string // hr's Cookie header before the jar's cookies
+	jarred := false
+	if c.Jar != nil {
+		if cookies := c.Jar.Cookies(hr.URL); len(cookies) > 0 {
+			mine, jarred = hr.Header["Cookie"], true
+			for _, ck := range cookies {
+				hr.AddCookie(ck) // sets a new slice: mine is left as it was
+			}
+		}
+	}
+	resp, err := s.viaTr.RoundTrip(hr)
+	if err != nil {
+		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch // as http.Client says it
+		}
+		return nil, &url.Error{Op: urlErrorOp(hr.Method), URL: hr.URL.String(), Err: err}
+	}
+	if resp.StatusCode < 300 || resp.StatusCode >= 400 {
+		if c.Jar != nil {
+			if set := resp.Cookies(); len(set) > 0 {
+				c.Jar.SetCookies(hr.URL, set)
+			}
+		}
+		return resp, nil
+	}
+	// a redirect to follow or not (CheckRedirect): the Client's work, from
+	// the response hr got, which it keeps the cookies of. The Client is
+	// given a copy of hr as it was before the jar's cookies (it adds them
+	// itself, and carries the headers it starts from to the next hop),
+	// which it may change while the transport may still read hr.
+	*s.own = *c
+	s.replay.resp, s.replay.next = resp, s.viaTr
+	s.own.Transport = &s.replay
+	defer func() { s.replay.resp, s.replay.next = nil, nil }()
+	first := *hr
+	first.Header = hr.Header.Clone()
+	if jarred {
+		if mine == nil {
+			delete(first.Header, "Cookie")
+		} else {
+			first.Header["Cookie"] = mine
+		}
+	}
+	return s.own.Do(&first)
+}
+
+// replayTransport answers its first request with a response already
+// received, and sends the next ones on: a Client then goes on from a
+// request that the session sent itself. It is not safe for concurrent use.
+type replayTransport struct {
+	resp *http.Response
+	next http.RoundTripper
+}
+
+// RoundTrip returns the response held, once, and sends later requests on.
+func (t *replayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r := t.resp; r != nil {
+		t.resp = nil
+		return r, nil
+	}
+	return t.next.RoundTrip(req)
+}
+
+// urlErrorOp is the Op of the *url.Error that http.Client returns for a
+// request with this method ("Get" for GET).
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	for i := 0; i < len(method); i++ {
+		if method[i] >= 0x80 {
+			return method
+		}
+	}
+	return method[:1] + strings.ToLower(method[1:])
+}
+
 // withCause returns the error of a request that its reqCtx cancelled for
 // cause (CancelRequest's error says only "canceled"): the same *url.Error
 // with cause inside, or cause.
@@ -662,14 +757,10 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	}
 	// the session's Client, as a program may have changed it; the shorter
 	// of its Timeout and the request's bounds the request
-	*s.own = *s.client
-	if ct := s.own.Timeout; ct > 0 && ct < timeout {
+	if ct := s.client.Timeout; ct > 0 && ct < timeout {
 		timeout = ct
 	}
 	rc := s.requestContext(ctx)
-	if rc.tr != nil {
-		s.own.Transport = s.viaTr
-	}
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
@@ -694,7 +785,7 @@ func (s *HTTP) send(ctx context.Context, req *Request, contentType string) (*Res
 	s.attempt.Store(0)
 	s.fresh, s.attemptStart, s.conn = true, start, nil
 	rc.begin(start, timeout, hr)
-	resp, err := s.own.Do(hr)
+	resp, err := s.do(rc, hr)
 	if err != nil && !s.reachedWire() && s.u.StoppedBy(ctx) {
 		// stopped before a byte of the request left (while dialling): the
 		// target never saw it, so it is not cut short either
