@@ -395,3 +395,28 @@ func TestValidationErrorsNameTheCulprit(t *testing.T) {
 	assert.NoError(t, locust.NewTaskSet("ok").Task(1, noop).Validate())
 	assert.ErrorContains(t, locust.NewTaskSet("bad").Validate(), `"bad" has no tasks`)
 }
+
+// A user's values are found under their keys, whichever was stored last,
+// and a key of another type or never stored finds nothing.
+func TestUserValues(t *testing.T) {
+	type keyA struct{}
+	type keyB struct{}
+	type named string
+	var got []any
+	task := func(_ context.Context, u *locust.User) error {
+		got = append(got, u.Value(keyA{}))
+		u.SetValue(keyA{}, 1)
+		u.SetValue(keyB{}, 2)
+		u.SetValue("k", 3)
+		got = append(got, u.Value(keyA{}), u.Value(keyA{}), u.Value(keyB{}), u.Value("k"), u.Value(named("k")))
+		got = append(got, u.Value(keyA{}))
+		u.SetValue(keyA{}, 4)
+		got = append(got, u.Value(keyA{}), u.Value(keyB{}), u.Value(keyA{}))
+		u.SetValue(keyB{}, nil)
+		got = append(got, u.Value(keyB{}), u.Value("other"), u.Value(nil), u.Value("k"))
+		return nil
+	}
+	ut := &locust.UserType{Name: "U", Tasks: locust.NewTaskSet("t").Task(1, task)}
+	run(t, newRunner(t, locust.Config{Users: 1, Iterations: 1}, ut))
+	assert.Equal(t, []any{nil, 1, 1, 2, 3, nil, 1, 4, 2, 4, nil, nil, nil, 3}, got)
+}

@@ -83,7 +83,7 @@ type User struct {
 	open      *openUser                // open model only (nil: closed model), set before it runs
 	ctx       context.Context          // the user's context, set before it runs
 	cancel    context.CancelCauseFunc
-	values    map[any]any
+	values    *userValues
 	lastStart int64         // start of the last task, ns after the runner's epoch; 0: none
 	wake      chan struct{} // a parked goroutine's wake-up (sleepers), made at its first such park
 	wakeAt    int64         // when a parked user wakes (its sleepers shard's lock)
@@ -143,15 +143,34 @@ func (u *User) Host() string {
 }
 
 // Value returns the per-user value stored under key, or nil.
-func (u *User) Value(key any) any { return u.values[key] }
+func (u *User) Value(key any) any {
+	v := u.values
+	if v == nil {
+		return nil
+	}
+	if key == v.lastKey {
+		return v.lastVal
+	}
+	return v.m[key]
+}
 
 // SetValue stores a per-user value (a session, a token, an id) under key.
 // Use an unexported key type, as with context values.
 func (u *User) SetValue(key, value any) {
 	if u.values == nil {
-		u.values = map[any]any{}
+		u.values = &userValues{m: map[any]any{}}
 	}
-	u.values[key] = value
+	u.values.m[key] = value
+	u.values.lastKey, u.values.lastVal = key, value
+}
+
+// userValues are a user's values, made at its first SetValue.
+type userValues struct {
+	m map[any]any
+	// the key of the last value stored, and that value: a task that asks
+	// for its session each time (client.HTTPFor) skips the map. Value only
+	// reads, as a map read does.
+	lastKey, lastVal any
 }
 
 // LastTaskStart is when the user's current or last task began.
