@@ -241,3 +241,33 @@ func TestSessionErrorsAreHTTPClients(t *testing.T) {
 	assert.Contains(t, msgs, "connection refused ("+strings.TrimPrefix(dead, "http://")+")")
 	assert.Contains(t, strings.Join(msgs, "\n"), "server gave HTTP response to HTTPS client")
 }
+
+// A jar a program sets (Client().Jar) is the one a session's requests take
+// their cookies from and keep the response's in, with no Client().Timeout
+// set (the session sends on the transport itself) as with one.
+func TestProgramsJarOnTheDirectPath(t *testing.T) {
+	srv, log := loggingTarget(t)
+	su, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	jar.SetCookies(su, []*http.Cookie{{Name: "token", Value: "t"}})
+	runOnce(t, srv.URL, func(ctx context.Context, u *locust.User) error {
+		s := client.HTTPFor(u)
+		s.Client().Jar = jar
+		_, err := s.Get(ctx, "/echo")
+		require.NoError(t, err)
+		_, err = s.Post(ctx, "/login", "text/plain", nil)
+		require.NoError(t, err)
+		return nil
+	})
+	assert.Equal(t, []string{
+		`GET /echo cookie=["token=t"] trace=[] body=""`,
+		`POST /login cookie=["token=t"] trace=[] body=""`,
+	}, log())
+	var names []string
+	for _, c := range jar.Cookies(su) {
+		names = append(names, c.Name+"="+c.Value)
+	}
+	assert.ElementsMatch(t, []string{"token=t", "a=1"}, names, "the response's cookie is in the program's jar")
+}
