@@ -85,11 +85,11 @@ var directScenario = []step{
 	{"HEAD", "/redir", "", false, ""},
 }
 
-// A session sends its requests on the shared transport itself, and leaves
-// to http.Client only a response the Client acts on (a redirect, cookies to
-// keep): what the target sees, request by request, is what it sees from a
-// plain http.Client with a cookie jar, and the session's answers and errors
-// are the Client's.
+// A session sends its requests on the shared transport itself, with the
+// jar's cookies, keeps the cookies of the response, and leaves a redirect
+// to http.Client: what the target sees, request by request, is what it
+// sees from a plain http.Client with a cookie jar, and the session's
+// answers and errors are the Client's.
 func TestSessionSendsAsHTTPClientDoes(t *testing.T) {
 	srv, sessionLog := loggingTarget(t)
 	var sessionOut []string
