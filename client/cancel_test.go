@@ -40,6 +40,16 @@ func hangingTarget(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// errorsByName returns the error text of each failure row of snap, by the
+// request's name.
+func errorsByName(snap *locust.Snapshot) map[string]string {
+	msgs := map[string]string{}
+	for _, e := range snap.Errors {
+		msgs[e.Name] = e.Error
+	}
+	return msgs
+}
+
 // sessions are the net/http sessions whose requests are cancelled in each
 // of the two ways: on the runner's shared transport (CancelRequest) and on
 // a transport of the test's own (a cancellable context).
@@ -110,14 +120,10 @@ func TestTimeoutAndCancelReachARedirectHop(t *testing.T) {
 			assert.Less(t, timedOut, 2*time.Second, "the timeout did not reach the redirect's hop")
 			assert.GreaterOrEqual(t, cancelled, 100*time.Millisecond)
 			assert.Less(t, cancelled, 2*time.Second, "the task's context did not reach the redirect's hop")
-			msgs := map[string]string{}
-			for _, e := range snap.Errors {
-				msgs[e.Name] = e.Error
-			}
 			assert.Equal(t, map[string]string{
 				"/redirect":           "timeout after 200ms",
 				"/redirect cancelled": "the task's context ended: context canceled",
-			}, msgs)
+			}, errorsByName(snap))
 		})
 	}
 }
@@ -236,14 +242,10 @@ func TestClientTimeoutAndJarReachTheSession(t *testing.T) {
 			for name, d := range took {
 				assert.Less(t, d, 2*time.Second, "%s: the shorter timeout did not hold", name)
 			}
-			msgs := map[string]string{}
-			for _, e := range snap.Errors {
-				msgs[e.Name] = e.Error
-			}
 			assert.Equal(t, map[string]string{
 				"client timeout shorter":  "timeout after 200ms",
 				"session timeout shorter": "timeout after 200ms",
-			}, msgs)
+			}, errorsByName(snap))
 		})
 	}
 }
