@@ -522,6 +522,7 @@ func NewHTTP(u *locust.User, opts ...HTTPOption) *HTTP {
 	}
 	s.own = &http.Client{}
 	s.viaTr = sharedRoundTripper{s}
+	s.replay.next = s.viaTr
 	return s
 }
 
@@ -675,9 +676,8 @@ func (s *HTTP) do(rc *reqCtx, hr *http.Request) (*http.Response, error) {
 	// itself, and carries the headers it starts from to the next hop),
 	// which it may change while the transport may still read hr.
 	*s.own = *c
-	s.replay.resp, s.replay.next = resp, s.viaTr
+	s.replay.resp = resp
 	s.own.Transport = &s.replay
-	defer func() { s.replay.resp, s.replay.next = nil, nil }()
 	first := *hr
 	first.Header = hr.Header.Clone()
 	if jarred {
@@ -687,15 +687,17 @@ func (s *HTTP) do(rc *reqCtx, hr *http.Request) (*http.Response, error) {
 			first.Header["Cookie"] = mine
 		}
 	}
-	return s.own.Do(&first)
+	resp, err = s.own.Do(&first)
+	s.replay.resp = nil // taken already, unless the Client failed before it sent
+	return resp, err
 }
 
 // replayTransport answers its first request with a response already
 // received, and sends the next ones on: a Client then goes on from a
 // request that the session sent itself. It is not safe for concurrent use.
 type replayTransport struct {
-	resp *http.Response
-	next http.RoundTripper
+	resp *http.Response    // the response to answer with; nil once taken
+	next http.RoundTripper // sends the later requests (the session's sharedRoundTripper)
 }
 
 // RoundTrip returns the response held, once, and sends later requests on.
